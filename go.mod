@@ -1,0 +1,3 @@
+module github.com/apiserver-from-scratch/apiserver-from-scratch
+
+go 1.26
