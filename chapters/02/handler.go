@@ -7,6 +7,7 @@ package main
 import (
 	"net/http"
 	"slices"
+	"time"
 )
 
 // verbHandler serves one verb on one resource. It returns what to send, or an
@@ -127,17 +128,11 @@ func checkUpdate(res *resource, obj object, namespace, name string) error {
 }
 
 func (s *server) delete(res *resource, _ *http.Request, namespace, name string) (any, int, error) {
-	if res.kind == "Namespace" && slices.Contains(protectedNamespaces, name) {
-		return nil, 0, errForbidden(res, name, "this namespace may not be deleted")
+	if res.kind == "Namespace" {
+		return s.deleteNamespace(name)
 	}
 	obj, err := s.store.delete(res, namespace, name)
-	if err != nil {
-		return nil, 0, err
-	}
-	if res.kind == "Namespace" {
-		s.store.deleteNamespaced(name)
-	}
-	return obj, http.StatusOK, nil
+	return obj, http.StatusOK, err
 }
 
 // checkNamespace sets metadata.namespace from the URL, refusing a body that
@@ -168,6 +163,29 @@ func (s *server) namespaceExists(res *resource, namespace string) error {
 	}
 	_, err := s.store.get(s.namespaces, "", namespace)
 	return err
+}
+
+// namespaceCleanupDelay is how long the objects of a deleted namespace
+// linger before the namespace controller removes them.
+const namespaceCleanupDelay = 2 * time.Second
+
+// deleteNamespace removes the namespace at once and its objects shortly
+// after, as a namespace controller would. The delay matters to clients:
+// "kubectl delete -f" often deletes a manifest's namespace before the objects
+// in it, and expects those deletes to succeed.
+func (s *server) deleteNamespace(name string) (any, int, error) {
+	if slices.Contains(protectedNamespaces, name) {
+		return nil, 0, errForbidden(s.namespaces, name, "this namespace may not be deleted")
+	}
+	obj, err := s.store.delete(s.namespaces, "", name)
+	if err != nil {
+		return nil, 0, err
+	}
+	// Only what existed at this moment goes: a namespace of the same name
+	// created in the meantime keeps its new objects.
+	doomed := s.store.objectsIn(name)
+	time.AfterFunc(namespaceCleanupDelay, func() { s.store.deleteObjects(doomed) })
+	return obj, http.StatusOK, nil
 }
 
 func isAlreadyExists(err error) bool {

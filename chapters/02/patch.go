@@ -16,6 +16,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -40,7 +41,10 @@ func applyPatch(res *resource, patchType string, current object, patch []byte) (
 			return nil, errBadRequest("invalid JSON patch: %v", err)
 		}
 		if doc, err = ops.Apply(doc); err != nil {
-			return nil, errBadRequest("the JSON patch could not be applied: %v", err)
+			// A well-formed patch that does not fit the object (a failed
+			// "test", a missing path) is 422 Invalid in Kubernetes, not 400.
+			return nil, &statusError{http.StatusUnprocessableEntity, "Invalid",
+				fmt.Sprintf("the JSON patch could not be applied: %v", err), nil}
 		}
 		return decodeObject(doc)
 	}
@@ -56,7 +60,7 @@ func applyPatch(res *resource, patchType string, current object, patch []byte) (
 		return nil, err
 	}
 	if patchType == "application/merge-patch+json" {
-		return mergePatch(target, p).(map[string]any), nil
+		return mergePatch(map[string]any(target), map[string]any(p)).(map[string]any), nil
 	}
 	merged, err := strategicMerge(target, p, "", strategicMergeKeys(res.kind))
 	if err != nil {

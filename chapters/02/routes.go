@@ -76,7 +76,10 @@ func (s *server) routes() http.Handler {
 func (s *server) handle(res *resource, verb verbHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Has("watch") {
-			writeError(w, errBadRequest("watch is not supported by this server yet (chapter 07 adds it)"))
+			// 405, as for any verb a resource does not support; kubectl then
+			// stops waiting instead of failing (chapter 07 adds watch).
+			writeError(w, &statusError{http.StatusMethodNotAllowed, "MethodNotAllowed",
+				"watch is not supported by this server yet", nil})
 			return
 		}
 		if r.URL.Query().Has("dryRun") {

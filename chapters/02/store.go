@@ -113,14 +113,25 @@ func (s *store) delete(res *resource, namespace, name string) (object, error) {
 	return obj, nil
 }
 
-// deleteNamespaced removes every object that lives in a namespace. Kubernetes
-// does this in the background (the namespace controller) while the namespace
-// shows Terminating; this chapter does it at once.
-func (s *store) deleteNamespaced(namespace string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+// objectsIn returns the keys and uids of the objects in a namespace.
+func (s *store) objectsIn(namespace string) map[string]string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	found := map[string]string{}
 	for k, obj := range s.objects {
 		if obj.metaString("namespace") == namespace {
+			found[k] = obj.metaString("uid")
+		}
+	}
+	return found
+}
+
+// deleteObjects removes the objects at these keys that still have these uids.
+func (s *store) deleteObjects(uids map[string]string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, uid := range uids {
+		if obj, ok := s.objects[k]; ok && obj.metaString("uid") == uid {
 			s.rv++
 			delete(s.objects, k)
 		}
