@@ -198,6 +198,7 @@ func checkLabelSelectors(t *testing.T, s *server) {
 		"tier=back,app":        "sel-db",
 		"tier = back , !app":   "sel-none",
 		"app in (web),tier!=x": "sel-web",
+		"app in ()":            "",
 	}
 	for selector, want := range cases {
 		r := s.get(t, cms+"?labelSelector="+escape(selector))
@@ -208,7 +209,7 @@ func checkLabelSelectors(t *testing.T, s *server) {
 			t.Errorf("labelSelector %q selected %v, want %s", selector, got, want)
 		}
 	}
-	for _, bad := range []string{"app in ()", "a b c", "-bad=x", "app=in valid"} {
+	for _, bad := range []string{"a b c", "-bad=x", "app=in valid", "app in (a b)"} {
 		expect(t, s.get(t, cms+"?labelSelector="+escape(bad)), http.StatusBadRequest, "BadRequest")
 	}
 }
@@ -269,7 +270,8 @@ func checkPatches(t *testing.T, s *server) {
 	}
 
 	before := rvOf(t, s.get(t, path).obj)
-	expect(t, s.do(t, http.MethodPatch, path, "application/json-patch+json", `[{"op":"test","path":"/metadata/name","value":"other"}]`), http.StatusBadRequest, "BadRequest")
+	expect(t, s.do(t, http.MethodPatch, path, "application/json-patch+json", `[{"op":"test","path":"/metadata/name","value":"other"}]`), http.StatusUnprocessableEntity, "Invalid")
+	expect(t, s.do(t, http.MethodPatch, path, "application/json-patch+json", `{"op":"add"}`), http.StatusBadRequest, "BadRequest")
 	expect(t, s.do(t, http.MethodPatch, path, "application/merge-patch+json", `{"metadata":{"name":"renamed"}}`), http.StatusBadRequest, "BadRequest")
 	expect(t, s.do(t, http.MethodPatch, path, "application/apply-patch+yaml", `metadata: {}`), http.StatusUnsupportedMediaType, "UnsupportedMediaType")
 	expect(t, s.do(t, http.MethodPatch, "/api/v1/namespaces/default/pods/absent", "application/merge-patch+json", `{}`), http.StatusNotFound, "NotFound")

@@ -56,11 +56,9 @@ func parseRequirement(term string) (requirement, error) {
 		req = requirement{key: strings.TrimSpace(term[1:]), operator: "!"}
 	case m != nil:
 		req = requirement{key: m[1], operator: m[2]}
+		// "()" is the set holding the empty value, as in Kubernetes.
 		for _, v := range strings.Split(m[3], ",") {
 			req.values = append(req.values, strings.TrimSpace(v))
-		}
-		if len(req.values) == 1 && req.values[0] == "" {
-			return req, fmt.Errorf("for 'in', 'notin' operators, values set can't be empty")
 		}
 	default:
 		req = requirement{key: term, operator: "exists"}
@@ -172,7 +170,7 @@ func parseFieldSelector(s string) (fieldSelector, error) {
 			return nil, errBadRequest("invalid selector: %q; can't understand %q", s, term)
 		}
 		if req.field != "metadata.name" && req.field != "metadata.namespace" {
-			return nil, errBadRequest("field label not supported: %s", req.field)
+			return nil, errBadRequest(`%q is not a known field selector: only "metadata.name", "metadata.namespace"`, req.field)
 		}
 		sel = append(sel, req)
 	}
