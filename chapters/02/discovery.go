@@ -80,15 +80,13 @@ func (s *server) serveResourceList(w http.ResponseWriter, group, version string)
 	}
 	resources := []map[string]any{}
 	for _, res := range served {
-		resources = append(resources, map[string]any{
+		resources = append(resources, withNames(res, map[string]any{
 			"name":         res.name,
 			"singularName": res.singular,
 			"namespaced":   res.namespaced,
 			"kind":         res.kind,
 			"verbs":        verbs,
-			"shortNames":   res.shortNames,
-			"categories":   res.categories,
-		})
+		}))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
 		"kind":         "APIResourceList",
@@ -124,19 +122,28 @@ func (s *server) groupDiscovery(group string) map[string]any {
 			if res.namespaced {
 				scope = "Namespaced"
 			}
-			resources = append(resources, map[string]any{
+			resources = append(resources, withNames(res, map[string]any{
 				"resource":         res.name,
 				"responseKind":     map[string]any{"group": res.group, "version": res.version, "kind": res.kind},
 				"scope":            scope,
 				"singularResource": res.singular,
 				"verbs":            verbs,
-				"shortNames":       res.shortNames,
-				"categories":       res.categories,
-			})
+			}))
 		}
 		versions = append(versions, map[string]any{"version": v, "resources": resources, "freshness": "Current"})
 	}
 	return map[string]any{"metadata": map[string]any{"name": group}, "versions": versions}
+}
+
+// withNames adds shortNames and categories, which discovery leaves out when empty.
+func withNames(res *resource, entry map[string]any) map[string]any {
+	if len(res.shortNames) > 0 {
+		entry["shortNames"] = res.shortNames
+	}
+	if len(res.categories) > 0 {
+		entry["categories"] = res.categories
+	}
+	return entry
 }
 
 func writeAggregated(w http.ResponseWriter, groups []map[string]any) {

@@ -1,0 +1,3 @@
+module github.com/apiserver-from-scratch/apiserver-from-scratch/exercises
+
+go 1.26
