@@ -146,6 +146,12 @@ func checkEveryResource(t *testing.T, s *server) {
 		t.Errorf("NotFound for a grouped resource names it resource.group: %s", r.raw)
 	}
 	expect(t, s.post(t, "/api/v1/namespaces", `{"metadata":{"name":"has.dots"}}`), http.StatusUnprocessableEntity, "Invalid")
+	expect(t, s.post(t, "/api/v1/namespaces/default/services", `{"metadata":{"name":"1web"}}`), http.StatusUnprocessableEntity, "Invalid")
+	invalid := s.post(t, "/apis/batch/v1/namespaces/default/jobs", `{"metadata":{"name":"Job"}}`)
+	if str(invalid.obj, "details", "group") != "batch" || str(invalid.obj, "details", "kind") != "Job" {
+		t.Errorf("Invalid Status details should name group and kind: %s", invalid.raw)
+	}
+	expect(t, s.get(t, "/api/v1/namespaces/default/configmaps?watch=false"), http.StatusOK, "")
 }
 
 func checkNamespaceRequired(t *testing.T, s *server) {
@@ -273,6 +279,7 @@ func checkPatches(t *testing.T, s *server) {
 	expect(t, s.do(t, http.MethodPatch, path, "application/json-patch+json", `[{"op":"test","path":"/metadata/name","value":"other"}]`), http.StatusUnprocessableEntity, "Invalid")
 	expect(t, s.do(t, http.MethodPatch, path, "application/json-patch+json", `{"op":"add"}`), http.StatusBadRequest, "BadRequest")
 	expect(t, s.do(t, http.MethodPatch, path, "application/merge-patch+json", `{"metadata":{"name":"renamed"}}`), http.StatusBadRequest, "BadRequest")
+	expect(t, s.do(t, http.MethodPatch, path, "application/strategic-merge-patch+json", `{"$patch":"delete"}`), http.StatusBadRequest, "BadRequest")
 	expect(t, s.do(t, http.MethodPatch, path, "application/apply-patch+yaml", `metadata: {}`), http.StatusUnsupportedMediaType, "UnsupportedMediaType")
 	expect(t, s.do(t, http.MethodPatch, "/api/v1/namespaces/default/pods/absent", "application/merge-patch+json", `{}`), http.StatusNotFound, "NotFound")
 	if after := rvOf(t, s.get(t, path).obj); after != before {

@@ -131,9 +131,11 @@ func validatePod(obj object) error {
 }
 
 // generateName appends five random characters to metadata.generateName, from
-// the alphabet Kubernetes uses (no vowels, so no accidental words).
+// the alphabet Kubernetes uses (no vowels, so no accidental words). Like
+// Kubernetes, it cuts a long prefix so that the name fits in 63 characters.
 func generateName(prefix string) string {
 	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
+	prefix = prefix[:min(len(prefix), 63-5)]
 	suffix := make([]byte, 5)
 	for i := range suffix {
 		n, _ := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))

@@ -124,12 +124,14 @@ func checkTypeMeta(res *resource, obj object) error {
 	return nil
 }
 
-// DNS-1123 names, as Kubernetes validates them: most names are subdomains
-// (up to 253 characters, dots allowed); namespaces and services take labels
-// (up to 63, no dots) because their names end up in DNS names.
+// Names, as Kubernetes validates them: most are DNS-1123 subdomains (up to
+// 253 characters, dots allowed); namespaces are DNS-1123 labels (up to 63, no
+// dots) and services DNS-1035 labels (also starting with a letter), because
+// their names end up in DNS names.
 var (
 	dns1123Label     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 	dns1123Subdomain = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+	dns1035Label     = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
 )
 
 func validateSubdomain(name string) string {
@@ -152,28 +154,36 @@ func validateLabel(name string) string {
 	return ""
 }
 
+func validateDNS1035(name string) string {
+	switch {
+	case len(name) > 63:
+		return "must be no more than 63 characters"
+	case !dns1035Label.MatchString(name):
+		return "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character (e.g. 'my-name')"
+	}
+	return ""
+}
+
 // validateObject checks what this chapter knows about any object: its name.
 func validateObject(res *resource, obj object) error {
 	name := obj.metaString("name")
 	if name == "" {
-		return errInvalid(res.kind, name, []cause{{"FieldValueRequired",
+		return errInvalid(res, name, []cause{{"FieldValueRequired",
 			"Required value: name or generateName is required", "metadata.name"}})
 	}
-	check := validateSubdomain
-	if res.nameIsLabel {
-		check = validateLabel
-	}
-	if msg := check(name); msg != "" {
-		return errInvalid(res.kind, name, []cause{{"FieldValueInvalid",
+	if msg := res.validateName(name); msg != "" {
+		return errInvalid(res, name, []cause{{"FieldValueInvalid",
 			fmt.Sprintf("Invalid value: %q: %s", name, msg), "metadata.name"}})
 	}
 	return nil
 }
 
 // generateName appends five random characters to metadata.generateName, from
-// the alphabet Kubernetes uses (no vowels, so no accidental words).
+// the alphabet Kubernetes uses (no vowels, so no accidental words). Like
+// Kubernetes, it cuts a long prefix so that the name fits in 63 characters.
 func generateName(prefix string) string {
 	const alphabet = "bcdfghjklmnpqrstvwxz2456789"
+	prefix = prefix[:min(len(prefix), 63-5)]
 	suffix := make([]byte, 5)
 	for i := range suffix {
 		n, _ := rand.Int(rand.Reader, big.NewInt(int64(len(alphabet))))

@@ -63,10 +63,10 @@ func applyPatch(res *resource, patchType string, current object, patch []byte) (
 		return mergePatch(map[string]any(target), map[string]any(p)).(map[string]any), nil
 	}
 	merged, err := strategicMerge(target, p, "", strategicMergeKeys(res.kind))
-	if err != nil {
-		return nil, err
+	if err == nil && merged == nil {
+		err = errBadRequest("a strategic merge patch cannot delete the whole object; use DELETE")
 	}
-	return merged, nil
+	return merged, err
 }
 
 // mergePatch is RFC 7386: maps merge recursively, null removes, anything else replaces.
@@ -143,10 +143,11 @@ func strategicMerge(original, patch map[string]any, path string, keys map[string
 		case strings.HasPrefix(k, "$deleteFromPrimitiveList/"):
 			name := strings.TrimPrefix(k, "$deleteFromPrimitiveList/")
 			remove, _ := v.([]any)
-			list, _ := original[name].([]any)
-			original[name] = slices.DeleteFunc(slices.Clone(list), func(x any) bool {
-				return slices.ContainsFunc(remove, func(r any) bool { return sameValue(r, x) })
-			})
+			if list, ok := original[name].([]any); ok { // a missing list stays missing
+				original[name] = slices.DeleteFunc(slices.Clone(list), func(x any) bool {
+					return slices.ContainsFunc(remove, func(r any) bool { return sameValue(r, x) })
+				})
+			}
 		case strings.HasPrefix(k, "$"):
 			return nil, errBadRequest("unknown patch directive %s", k)
 		case v == nil:
@@ -166,8 +167,9 @@ func strategicMerge(original, patch map[string]any, path string, keys map[string
 	for k, v := range patch {
 		if name, ok := strings.CutPrefix(k, "$setElementOrder/"); ok {
 			order, _ := v.([]any)
-			list, _ := original[name].([]any)
-			original[name] = orderList(list, order, keys[join(path, name)])
+			if list, ok := original[name].([]any); ok { // a missing list stays missing
+				original[name] = orderList(list, order, keys[join(path, name)])
+			}
 		}
 	}
 	if retain, ok := patch["$retainKeys"].([]any); ok {

@@ -16,9 +16,9 @@ type resource struct {
 	namespaced bool
 	shortNames []string
 	categories []string
-	// nameIsLabel marks resources whose names must be DNS-1123 labels (63
-	// characters, no dots), like namespaces and services; others take subdomains.
-	nameIsLabel bool
+	// validateName checks metadata.name and returns what is wrong with it.
+	// Most names are DNS subdomains; a few resources are stricter.
+	validateName func(name string) string
 }
 
 // verbs are the same for every resource of this chapter: all of CRUD and
@@ -52,12 +52,12 @@ func (r *resource) pathPrefix() string {
 // builtinResources is the table of what chapter 02 serves.
 func builtinResources() []*resource {
 	return []*resource{
-		{group: "", version: "v1", name: "namespaces", singular: "namespace", kind: "Namespace", shortNames: []string{"ns"}, nameIsLabel: true},
+		{group: "", version: "v1", name: "namespaces", singular: "namespace", kind: "Namespace", shortNames: []string{"ns"}, validateName: validateLabel},
 		{group: "", version: "v1", name: "pods", singular: "pod", kind: "Pod", namespaced: true, shortNames: []string{"po"}, categories: []string{"all"}},
 		{group: "", version: "v1", name: "configmaps", singular: "configmap", kind: "ConfigMap", namespaced: true, shortNames: []string{"cm"}},
 		{group: "", version: "v1", name: "secrets", singular: "secret", kind: "Secret", namespaced: true},
 		{group: "", version: "v1", name: "serviceaccounts", singular: "serviceaccount", kind: "ServiceAccount", namespaced: true, shortNames: []string{"sa"}},
-		{group: "", version: "v1", name: "services", singular: "service", kind: "Service", namespaced: true, shortNames: []string{"svc"}, categories: []string{"all"}, nameIsLabel: true},
+		{group: "", version: "v1", name: "services", singular: "service", kind: "Service", namespaced: true, shortNames: []string{"svc"}, categories: []string{"all"}, validateName: validateDNS1035},
 		{group: "", version: "v1", name: "events", singular: "event", kind: "Event", namespaced: true, shortNames: []string{"ev"}},
 		{group: "batch", version: "v1", name: "jobs", singular: "job", kind: "Job", namespaced: true, categories: []string{"all"}},
 	}
@@ -74,6 +74,9 @@ func newRegistry(resources []*resource) *registry {
 	reg := &registry{resources: resources}
 	seen := map[string]bool{}
 	for _, r := range resources {
+		if r.validateName == nil {
+			r.validateName = validateSubdomain
+		}
 		if r.group != "" && !seen[r.group] {
 			seen[r.group] = true
 			reg.groups = append(reg.groups, r.group)

@@ -75,7 +75,7 @@ func (s *server) routes() http.Handler {
 // out of the route, and turns the verb's answer or error into a response.
 func (s *server) handle(res *resource, verb verbHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Query().Has("watch") {
+		if watch := r.URL.Query().Get("watch"); watch == "true" || watch == "1" {
 			// 405, as for any verb a resource does not support; kubectl then
 			// stops waiting instead of failing (chapter 07 adds watch).
 			writeError(w, &statusError{http.StatusMethodNotAllowed, "MethodNotAllowed",

@@ -52,8 +52,8 @@ type cause struct {
 
 // errInvalid is the 422 Kubernetes returns when an object fails validation.
 // The message repeats each cause, as the real apiserver's does.
-func errInvalid(kind, name string, causes []cause) error {
-	msg := fmt.Sprintf("%s %q is invalid: ", kind, name)
+func errInvalid(res *resource, name string, causes []cause) error {
+	msg := fmt.Sprintf("%s %q is invalid: ", res.kind, name)
 	for i, c := range causes {
 		if i > 0 {
 			msg += ", "
@@ -61,7 +61,7 @@ func errInvalid(kind, name string, causes []cause) error {
 		msg += c.Field + ": " + c.Message
 	}
 	return &statusError{http.StatusUnprocessableEntity, "Invalid", msg,
-		map[string]any{"name": name, "kind": kind, "causes": causes}}
+		map[string]any{"name": name, "group": res.group, "kind": res.kind, "causes": causes}}
 }
 
 func errMethodNotAllowed() error {
