@@ -85,7 +85,7 @@ func (s *server) serveResourceList(w http.ResponseWriter, group, version string)
 			"singularName": res.singular,
 			"namespaced":   res.namespaced,
 			"kind":         res.kind,
-			"verbs":        verbs,
+			"verbs":        res.verbs,
 		}))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{
@@ -127,7 +127,7 @@ func (s *server) groupDiscovery(group string) map[string]any {
 				"responseKind":     map[string]any{"group": res.group, "version": res.version, "kind": res.kind},
 				"scope":            scope,
 				"singularResource": res.singular,
-				"verbs":            verbs,
+				"verbs":            res.verbs,
 			}))
 		}
 		versions = append(versions, map[string]any{"version": v, "resources": resources, "freshness": "Current"})

@@ -19,11 +19,13 @@ type resource struct {
 	// validateName checks metadata.name and returns what is wrong with it.
 	// Most names are DNS subdomains; a few resources are stricter.
 	validateName func(name string) string
+	// verbs are what clients may do with the resource, as discovery lists them.
+	verbs []string
 }
 
-// verbs are the same for every resource of this chapter: all of CRUD and
-// patch. "watch" is added when chapter 07 teaches it.
-var verbs = []string{"create", "delete", "get", "list", "patch", "update"}
+// defaultVerbs are what the generic handler serves for every resource of this
+// chapter: all of CRUD and patch. "watch" comes with chapter 07.
+var defaultVerbs = []string{"create", "delete", "get", "list", "patch", "update"}
 
 func (r *resource) groupVersion() string {
 	if r.group == "" {
@@ -76,6 +78,9 @@ func newRegistry(resources []*resource) *registry {
 	for _, r := range resources {
 		if r.validateName == nil {
 			r.validateName = validateSubdomain
+		}
+		if r.verbs == nil {
+			r.verbs = defaultVerbs
 		}
 		if r.group != "" && !seen[r.group] {
 			seen[r.group] = true
