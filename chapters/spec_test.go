@@ -8,6 +8,8 @@ package chapters_test
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -87,11 +89,17 @@ type server struct {
 var servingLine = regexp.MustCompile(`serving on (\S+)`)
 
 // start runs a chapter binary on a free port with a fresh data directory, and
-// waits for the line that names its URL.
-func start(t *testing.T, exe string, chapter int) *server {
+// waits for the line that names its URL. From chapter 03 on the server speaks
+// HTTPS, and the checks call it as the admin of the kubeconfig it writes.
+func start(t *testing.T, exe string, chapter int, extraArgs ...string) *server {
 	t.Helper()
 	dataDir := t.TempDir()
-	cmd := exec.Command(exe, "--bind-address=127.0.0.1", "--port=0", "--data-dir="+dataDir)
+	port := "--port=0"
+	if chapter >= 3 {
+		port = "--secure-port=0"
+	}
+	args := append([]string{"--bind-address=127.0.0.1", port, "--data-dir=" + dataDir}, extraArgs...)
+	cmd := exec.Command(exe, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +162,59 @@ func start(t *testing.T, exe string, chapter int) *server {
 	if chapter >= 2 {
 		s.kubeconfig = filepath.Join(dataDir, "kubeconfig")
 	}
+	if chapter >= 3 {
+		s.client = s.clientFor(t, s.kubeconfig)
+	}
 	return s
+}
+
+// clientFor builds an HTTPS client from a kubeconfig the chapter wrote:
+// its CA, and the user's client certificate or bearer token.
+func (s *server) clientFor(t *testing.T, kubeconfig string) *http.Client {
+	t.Helper()
+	data, err := os.ReadFile(kubeconfig)
+	if err != nil {
+		t.Fatalf("the chapter wrote no kubeconfig: %v", err)
+	}
+	fields := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), ": "); ok {
+			fields[k] = strings.TrimSpace(v)
+		}
+	}
+	caPEM, err := os.ReadFile(fields["certificate-authority"])
+	if err != nil {
+		t.Fatalf("kubeconfig CA: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatal("kubeconfig CA holds no certificate")
+	}
+	tlsConfig := &tls.Config{RootCAs: pool}
+	if fields["client-certificate"] != "" {
+		cert, err := tls.LoadX509KeyPair(fields["client-certificate"], fields["client-key"])
+		if err != nil {
+			t.Fatalf("kubeconfig client certificate: %v", err)
+		}
+		tlsConfig.Certificates = []tls.Certificate{cert}
+	}
+	var transport http.RoundTripper = &http.Transport{TLSClientConfig: tlsConfig}
+	if token := fields["token"]; token != "" {
+		transport = bearer{token, transport}
+	}
+	return &http.Client{Timeout: 10 * time.Second, Transport: transport}
+}
+
+// bearer adds an Authorization header to every request.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
 }
 
 // response is what a request returned, with the body decoded when it is JSON.
