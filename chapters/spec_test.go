@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -34,7 +35,7 @@ type check struct {
 
 // checks lists every behaviour in the order chapters teach them.
 func checks() []check {
-	return append(chapter01Checks(), chapter02Checks()...)
+	return slices.Concat(chapter01Checks(), chapter02Checks(), chapter03Checks())
 }
 
 func TestChapters(t *testing.T) {
@@ -78,10 +79,12 @@ func chapterNumbers(t *testing.T) []int {
 
 // server is a running chapter, as the checks see it.
 type server struct {
+	exe        string
 	chapter    int
 	url        string
 	dataDir    string
 	kubeconfig string
+	caFile     string // the CA the kubeconfig trusts (chapters 03+)
 	welcome    string // what the server printed at start-up
 	client     *http.Client
 }
@@ -125,7 +128,7 @@ func start(t *testing.T, exe string, chapter int, extraArgs ...string) *server {
 		}
 		close(lines)
 	}()
-	s := &server{chapter: chapter, dataDir: dataDir, client: &http.Client{Timeout: 10 * time.Second}}
+	s := &server{exe: exe, chapter: chapter, dataDir: dataDir, client: &http.Client{Timeout: 10 * time.Second}}
 	var welcome strings.Builder
 	deadline := time.After(10 * time.Second)
 	for s.url == "" {
@@ -182,27 +185,42 @@ func (s *server) clientFor(t *testing.T, kubeconfig string) *http.Client {
 			fields[k] = strings.TrimSpace(v)
 		}
 	}
-	caPEM, err := os.ReadFile(fields["certificate-authority"])
-	if err != nil {
-		t.Fatalf("kubeconfig CA: %v", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		t.Fatal("kubeconfig CA holds no certificate")
-	}
-	tlsConfig := &tls.Config{RootCAs: pool}
+	s.caFile = fields["certificate-authority"]
+	var certs []tls.Certificate
 	if fields["client-certificate"] != "" {
 		cert, err := tls.LoadX509KeyPair(fields["client-certificate"], fields["client-key"])
 		if err != nil {
 			t.Fatalf("kubeconfig client certificate: %v", err)
 		}
-		tlsConfig.Certificates = []tls.Certificate{cert}
+		certs = append(certs, cert)
 	}
-	var transport http.RoundTripper = &http.Transport{TLSClientConfig: tlsConfig}
-	if token := fields["token"]; token != "" {
+	return s.httpsClient(t, fields["token"], certs...)
+}
+
+// httpsClient trusts the chapter's CA and presents a token, client
+// certificates, or nothing at all (an anonymous client).
+func (s *server) httpsClient(t *testing.T, token string, certs ...tls.Certificate) *http.Client {
+	t.Helper()
+	caPEM, err := os.ReadFile(s.caFile)
+	if err != nil {
+		t.Fatalf("the chapter's CA: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caPEM) {
+		t.Fatal("the chapter's CA file holds no certificate")
+	}
+	var transport http.RoundTripper = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: certs}}
+	if token != "" {
 		transport = bearer{token, transport}
 	}
 	return &http.Client{Timeout: 10 * time.Second, Transport: transport}
+}
+
+// as returns a copy of the server handle whose requests use another client.
+func (s *server) as(client *http.Client) *server {
+	c := *s
+	c.client = client
+	return &c
 }
 
 // bearer adds an Authorization header to every request.
