@@ -231,7 +231,7 @@ func checkTokenReview(t *testing.T, s *server) {
 	if field(bad.obj, "status", "authenticated") != false || str(bad.obj, "status", "error") == "" {
 		t.Errorf("TokenReview of a bad token: %s", bad.raw)
 	}
-	expect(t, s.post(t, reviews, `{"spec":{}}`), http.StatusUnprocessableEntity, "Invalid")
+	expect(t, s.post(t, reviews, `{"spec":{}}`), http.StatusBadRequest, "BadRequest")
 }
 
 // kubeconfigToken reads a user's token from the kubeconfig the chapter wrote.

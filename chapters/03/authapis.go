@@ -71,8 +71,8 @@ func (s *server) createTokenReview(res *resource, r *http.Request, _, _ string) 
 		return nil, 0, err
 	}
 	token, _ := field(review, "spec", "token").(string)
-	if token == "" {
-		return nil, 0, errInvalid(res, "", []cause{{"FieldValueRequired", "Required value: token", "spec.token"}})
+	if token == "" { // 400, not 422: Kubernetes treats it as a malformed request
+		return nil, 0, errBadRequest("spec.token: Required value: token")
 	}
 	status := map[string]any{"authenticated": false}
 	user, ok, err := s.tokenAuthenticators.authenticateToken(token)

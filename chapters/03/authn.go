@@ -11,6 +11,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"slices"
@@ -108,14 +109,18 @@ func loadTokenFile(path string) (tokenFile, error) {
 	r := csv.NewReader(f)
 	r.FieldsPerRecord = -1
 	r.Comment = '#'
-	records, err := r.ReadAll()
-	if err != nil {
-		return nil, fmt.Errorf("parsing token file %s: %w", path, err)
-	}
 	tokens := tokenFile{}
-	for i, rec := range records {
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return tokens, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("parsing token file %s: %w", path, err)
+		}
 		if len(rec) < 3 || rec[0] == "" || rec[1] == "" {
-			return nil, fmt.Errorf("token file %s line %d: want token,user,uid[,\"groups\"]", path, i+1)
+			line, _ := r.FieldPos(0)
+			return nil, fmt.Errorf("token file %s line %d: want token,user,uid[,\"groups\"]", path, line)
 		}
 		user := &userInfo{Name: rec[1], UID: rec[2]}
 		if len(rec) > 3 && rec[3] != "" {
@@ -123,7 +128,6 @@ func loadTokenFile(path string) (tokenFile, error) {
 		}
 		tokens[rec[0]] = user
 	}
-	return tokens, nil
 }
 
 func (t tokenFile) authenticateToken(token string) (*userInfo, bool, error) {

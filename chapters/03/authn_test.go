@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -31,6 +32,10 @@ func TestLoadTokenFile(t *testing.T) {
 	if u := tokens["t2"]; u.Name != "bob" || u.Groups != nil {
 		t.Errorf("bob = %+v", u)
 	}
+	_, err = loadTokenFile(writeTokens(t, "# c\n\ngood,carol,uid\nbad,dave\n"))
+	if err == nil || !strings.Contains(err.Error(), "line 4") {
+		t.Errorf("error should name line 4 of the file: %v", err)
+	}
 	for _, bad := range []string{"only-a-token\n", "t,,uid\n", "t,\"unterminated\n"} {
 		if _, err := loadTokenFile(writeTokens(t, bad)); err == nil {
 			t.Errorf("token file %q: want an error", bad)
@@ -38,9 +43,10 @@ func TestLoadTokenFile(t *testing.T) {
 	}
 }
 
-// Kubernetes' union semantics: a credential nobody recognises and a bad
-// credential are both refused even when anonymous requests are allowed;
-// no credential at all is anonymous.
+// A credential nobody recognises is refused even when anonymous requests are
+// allowed (as in Kubernetes); no credential at all is anonymous. A malformed
+// Authorization header is refused too: Kubernetes would treat it as no
+// credential, this chapter is stricter (docs/03 says so).
 func TestAuthenticate(t *testing.T) {
 	chain := union{x509Authenticator{}, bearerToken{tokenAuthenticators{tokenFile{"good": {Name: "alice", Groups: []string{"dev"}}}}}}
 	cases := []struct {

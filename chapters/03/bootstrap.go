@@ -19,8 +19,8 @@ import (
 // credentials are the paths and tokens bootstrap produced.
 type credentials struct {
 	caCert, servingCert, servingKey, adminCert, adminKey string
-	tokenFile, saKey                                     string
-	userTokens                                           map[string]string // from tokens.csv
+	tokenFile, saKey                                     string            // tokenFile: the one in use
+	userTokens                                           map[string]string // user name -> token, from tokenFile
 }
 
 func bootstrapCredentials(o *options) (*credentials, error) {
@@ -32,15 +32,18 @@ func bootstrapCredentials(o *options) (*credentials, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CA: %w", err)
 	}
-	c := &credentials{caCert: filepath.Join(dir, "ca.crt"), tokenFile: filepath.Join(dir, "tokens.csv"), saKey: filepath.Join(dir, "sa.key")}
+	c := &credentials{caCert: filepath.Join(dir, "ca.crt"), tokenFile: o.tokenAuthFile, saKey: filepath.Join(dir, "sa.key")}
 	if c.servingCert, c.servingKey, err = ca.ensureCert(dir, "serving", servingCertTemplate(o.bindAddress)); err != nil {
 		return nil, fmt.Errorf("serving certificate: %w", err)
 	}
 	if c.adminCert, c.adminKey, err = ca.ensureCert(dir, "admin", clientCertTemplate("admin", "system:masters")); err != nil {
 		return nil, fmt.Errorf("admin certificate: %w", err)
 	}
-	if err := ensureTokenFile(c.tokenFile); err != nil {
-		return nil, err
+	if c.tokenFile == "" { // no --token-auth-file: the data directory's own
+		c.tokenFile = filepath.Join(dir, "tokens.csv")
+		if err := ensureTokenFile(c.tokenFile); err != nil {
+			return nil, err
+		}
 	}
 	tokens, err := loadTokenFile(c.tokenFile)
 	if err != nil {
@@ -96,7 +99,8 @@ func serviceAccountKeys(o *options, c *credentials) (crypto.Signer, []crypto.Pub
 	if err != nil {
 		return nil, nil, fmt.Errorf("--service-account-key-file %s: %w", o.saKeyFile, err)
 	}
-	return signing, keys, nil
+	// Tokens this server signs must verify here too, whatever else is trusted.
+	return signing, append(keys, signing.Public()), nil
 }
 
 // writeKubeconfigs writes kubeconfig (admin, by client certificate) and

@@ -93,11 +93,7 @@ func main() {
 // authenticators builds the union, in kube-apiserver's order: client
 // certificates, then bearer tokens (token file, service-account JWTs).
 func (s *server) authenticators(o *options, creds *credentials) (requestAuthenticator, error) {
-	tokenPath := o.tokenAuthFile
-	if tokenPath == "" {
-		tokenPath = creds.tokenFile
-	}
-	tokens, err := loadTokenFile(tokenPath)
+	tokens, err := loadTokenFile(creds.tokenFile)
 	if err != nil {
 		return nil, err
 	}
@@ -165,13 +161,17 @@ func (s *server) createBootstrapNamespaces() {
 func printWelcome(url, dataDir string, creds *credentials) {
 	dir, _ := filepath.Abs(dataDir)
 	fmt.Printf("chapter 03 (authentication) serving on %s\n\n", url)
-	fmt.Printf("Credentials in %s: ca.crt, admin.crt/admin.key (system:masters), tokens.csv (admin, alice, bob)\n\n", dir)
+	fmt.Printf("Credentials: %s (CA and admin client certificate, group system:masters), token file %s\n\n", dir, creds.tokenFile)
 	fmt.Println("Try:")
 	fmt.Printf("  export KUBECONFIG=%s\n", filepath.Join(dir, "kubeconfig"))
 	fmt.Println("  kubectl auth whoami")
-	fmt.Printf("  kubectl --kubeconfig %s auth whoami\n", filepath.Join(dir, "kubeconfig-alice"))
+	if _, ok := creds.userTokens["alice"]; ok {
+		fmt.Printf("  kubectl --kubeconfig %s auth whoami\n", filepath.Join(dir, "kubeconfig-alice"))
+	}
 	fmt.Println("  kubectl create token default")
-	fmt.Printf("  curl -s --cacert %s -H 'Authorization: Bearer %s' -X POST -H 'Content-Type: application/json' %s/apis/authentication.k8s.io/v1/selfsubjectreviews -d '{}'\n",
-		creds.caCert, creds.userTokens["bob"], url)
+	if token, ok := creds.userTokens["bob"]; ok {
+		fmt.Printf("  curl -s --cacert %s -H 'Authorization: Bearer %s' -X POST -H 'Content-Type: application/json' %s/apis/authentication.k8s.io/v1/selfsubjectreviews -d '{}'\n",
+			creds.caCert, token, url)
+	}
 	fmt.Printf("  curl -s --cacert %s %s/api/v1/namespaces/default/configmaps\n", creds.caCert, url)
 }
