@@ -83,7 +83,7 @@ func checkWelcomeCommands(t *testing.T, s *server) {
 
 func checkCreateMetadata(t *testing.T, s *server) {
 	// kind and apiVersion may be left out: the URL says what the object is.
-	r := s.post(t, podsPath, map[string]any{"metadata": map[string]any{"name": "meta-check"}})
+	r := s.post(t, podsPath, map[string]any{"metadata": map[string]any{"name": "meta-check"}, "spec": pod("", nil)["spec"]})
 	expect(t, r, http.StatusCreated, "")
 	if r.obj["kind"] != "Pod" || r.obj["apiVersion"] != "v1" {
 		t.Errorf("kind/apiVersion not filled in: %s", r.raw)
@@ -164,7 +164,7 @@ func checkDelete(t *testing.T, s *server) {
 func checkGenerateName(t *testing.T, s *server) {
 	seen := map[string]bool{}
 	for i := 0; i < 5; i++ {
-		r := s.post(t, podsPath, map[string]any{"metadata": map[string]any{"generateName": "gen-"}})
+		r := s.post(t, podsPath, map[string]any{"metadata": map[string]any{"generateName": "gen-"}, "spec": pod("", nil)["spec"]})
 		expect(t, r, http.StatusCreated, "")
 		name := str(r.obj, "metadata", "name")
 		if !regexp.MustCompile(`^gen-[a-z0-9]{5}$`).MatchString(name) || seen[name] {

@@ -127,6 +127,9 @@ func checkEveryResource(t *testing.T, s *server) {
 	for _, rt := range resourcesUnderTest {
 		t.Run(rt.kind, func(t *testing.T) {
 			obj := map[string]any{"apiVersion": rt.apiVersion, "kind": rt.kind, "metadata": map[string]any{"name": "generic-check"}}
+			if rt.kind == "Pod" {
+				obj["spec"] = pod("", nil)["spec"] // from chapter 05 on, a pod needs a container
+			}
 			expect(t, s.post(t, rt.collection, obj), http.StatusCreated, "")
 			got := s.get(t, rt.collection+"/generic-check")
 			expect(t, got, http.StatusOK, "")

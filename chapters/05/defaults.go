@@ -7,8 +7,18 @@ package main
 import "strings"
 
 func applyDefaults(res *resource, obj object) {
-	if res.kind == "Pod" {
+	switch res.kind {
+	case "Pod":
 		defaultPod(obj)
+	case "Namespace":
+		// Every namespace carries its name as a label, so that selectors
+		// (a webhook's namespaceSelector) can pick namespaces by name.
+		labels, ok := obj.metadata()["labels"].(map[string]any)
+		if !ok {
+			labels = map[string]any{}
+			obj.metadata()["labels"] = labels
+		}
+		labels["kubernetes.io/metadata.name"] = obj.metaString("name")
 	}
 }
 

@@ -48,12 +48,17 @@ func (s *server) checkRBACWrite(r *http.Request, res *resource, obj object) erro
 		if causes := validateBinding(body.RoleRef, body.Subjects, res.name == "rolebindings"); len(causes) > 0 {
 			return errInvalid(res, name, causes)
 		}
-		roleResource, roleNamespace := "clusterroles", ""
+		roleResource, roleNamespace := s.rbac.clusterRoles, ""
 		if body.RoleRef.Kind == "Role" {
-			roleResource, roleNamespace = "roles", namespace
+			roleResource, roleNamespace = s.rbac.roles, namespace
 		}
-		if s.allowed(user, "bind", roleResource, namespace, body.RoleRef.Name) {
+		if s.allowed(user, "bind", roleResource.name, namespace, body.RoleRef.Name) {
 			return nil
+		}
+		// Without bind, the role must exist: a binding to a missing role
+		// would grant whatever someone later puts in it (404, as Kubernetes).
+		if _, err := s.store.get(roleResource, roleNamespace, body.RoleRef.Name); err != nil {
+			return err
 		}
 		return s.mustHold(user, namespace, res, name, s.rbac.roleRules(body.RoleRef, roleNamespace))
 	}

@@ -17,6 +17,14 @@ func newTestServer() http.Handler {
 	reg := newRegistry(builtinResources())
 	s := &server{registry: reg, store: newStore(), namespaces: reg.lookup("", "namespaces")}
 	s.createBootstrapNamespaces()
+	s.rbac = &rbacAuthorizer{store: s.store, roles: reg.lookup(rbacGroup, "roles"), clusterRoles: reg.lookup(rbacGroup, "clusterroles"),
+		roleBindings: reg.lookup(rbacGroup, "rolebindings"), clusterRoleBindings: reg.lookup(rbacGroup, "clusterrolebindings")}
+	s.authorizer = authorizers{alwaysAllow{}}
+	chain, err := s.newAdmissionChain("", "")
+	if err != nil {
+		panic(err)
+	}
+	s.admission = chain
 	return s.routes()
 }
 

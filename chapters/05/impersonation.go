@@ -7,6 +7,7 @@ package main
 import (
 	"net/http"
 	"net/textproto"
+	"slices"
 	"strings"
 )
 
@@ -65,7 +66,14 @@ func withImpersonation(next http.Handler, a authorizer) http.Handler {
 				}
 			}
 		}
-		if name != userAnonymous {
+		// As in kube-apiserver: system:anonymous is in system:unauthenticated,
+		// anyone else in system:authenticated unless asked to be unauthenticated.
+		switch {
+		case name == userAnonymous:
+			if !slices.Contains(target.Groups, groupUnauthenticated) {
+				target.Groups = append(target.Groups, groupUnauthenticated)
+			}
+		case !slices.Contains(target.Groups, groupUnauthenticated):
 			target = authenticated(target)
 		}
 		for header := range r.Header {

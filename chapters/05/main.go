@@ -226,6 +226,8 @@ func printWelcome(url, dataDir string, creds *credentials, plugins []string) {
 	fmt.Printf("  export KUBECONFIG=%s\n", filepath.Join(dir, "kubeconfig"))
 	fmt.Println("  kubectl run web --image=nginx")
 	fmt.Println(`  kubectl get pod web -o jsonpath='{.spec.containers[0].imagePullPolicy} {.spec.serviceAccountName}{"\n"}'`)
-	fmt.Println("  kubectl create quota few-pods --hard=pods=2")
-	fmt.Println("  kubectl get quota few-pods -o jsonpath='{.status.used}{\"\\n\"}'")
+	fmt.Println("  kubectl create namespace small")
+	fmt.Println("  kubectl create quota one-pod --hard=pods=1 -n small")
+	fmt.Println("  kubectl run first --image=nginx -n small")
+	fmt.Println("  kubectl get quota one-pod -n small -o jsonpath='{.status.used}{\"\\n\"}'")
 }

@@ -165,7 +165,7 @@ func covers(owner []policyRule, servant policyRule) bool {
 			for _, resource := range resources {
 				for _, name := range names {
 					if !slices.ContainsFunc(owner, func(o policyRule) bool {
-						return matchesAny(o.Verbs, verb) && matchesAny(o.APIGroups, group) && matchesAny(o.Resources, resource) &&
+						return matchesAny(o.Verbs, verb) && matchesAny(o.APIGroups, group) && coversResource(o.Resources, resource) &&
 							(len(o.ResourceNames) == 0 || name != "" && slices.Contains(o.ResourceNames, name))
 					}) {
 						return false
@@ -175,6 +175,14 @@ func covers(owner []policyRule, servant policyRule) bool {
 		}
 	}
 	return true
+}
+
+// coversResource: "*" covers any resource, "*/status" any resource's status.
+func coversResource(owner []string, resource string) bool {
+	_, sub, isSubresource := strings.Cut(resource, "/")
+	return slices.ContainsFunc(owner, func(r string) bool {
+		return r == "*" || r == resource || isSubresource && r == "*/"+sub
+	})
 }
 
 // bootstrapBinding grants a cluster role to a group at start-up.
