@@ -81,7 +81,7 @@ func (s *server) mustHold(user *userInfo, namespace string, res *resource, name 
 	var missing []string
 	for _, rule := range rules {
 		if !covers(held, rule) {
-			missing = append(missing, fmt.Sprintf("%+v", rule))
+			missing = append(missing, compactRule(rule))
 		}
 	}
 	if len(missing) == 0 {
@@ -139,4 +139,25 @@ func validateBinding(ref roleRef, subjects []subject, namespaced bool) []cause {
 		}
 	}
 	return causes
+}
+
+// compactRule prints a rule as Kubernetes does in escalation errors:
+// {APIGroups:[""], Resources:["pods"], Verbs:["get"]}, leaving out empty fields.
+func compactRule(r policyRule) string {
+	var parts []string
+	for _, f := range []struct {
+		name   string
+		values []string
+	}{{"APIGroups", r.APIGroups}, {"Resources", r.Resources}, {"ResourceNames", r.ResourceNames},
+		{"NonResourceURLs", r.NonResourceURLs}, {"Verbs", r.Verbs}} {
+		if len(f.values) == 0 {
+			continue
+		}
+		quoted := make([]string, len(f.values))
+		for i, v := range f.values {
+			quoted[i] = fmt.Sprintf("%q", v)
+		}
+		parts = append(parts, f.name+":["+strings.Join(quoted, ", ")+"]")
+	}
+	return "{" + strings.Join(parts, ", ") + "}"
 }

@@ -34,7 +34,7 @@ func parseFlags() *options {
 	o := &options{}
 	flag.StringVar(&o.bindAddress, "bind-address", "127.0.0.1", "IP address to listen on")
 	flag.IntVar(&o.securePort, "secure-port", 6443, "HTTPS port to listen on (0 picks a free one)")
-	flag.StringVar(&o.dataDir, "data-dir", "data/03", "directory for certificates, keys, the token file and kubeconfigs")
+	flag.StringVar(&o.dataDir, "data-dir", "data/04", "directory for certificates, keys, the token file and kubeconfigs")
 	flag.StringVar(&o.tlsCertFile, "tls-cert-file", "", "serving certificate (default: one issued by the data directory's CA)")
 	flag.StringVar(&o.tlsKeyFile, "tls-private-key-file", "", "key of --tls-cert-file")
 	flag.StringVar(&o.clientCAFile, "client-ca-file", "", "CA that signs client certificates (default: the data directory's CA)")

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"regexp"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -140,6 +141,18 @@ func validateSubdomain(name string) string {
 		return "must be no more than 253 characters"
 	case !dns1123Subdomain.MatchString(name):
 		return "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com')"
+	}
+	return ""
+}
+
+// validatePathSegmentName is the rule for RBAC objects, whose names may be
+// anything that fits in a URL path segment ("system:discovery").
+func validatePathSegmentName(name string) string {
+	switch {
+	case name == "." || name == "..":
+		return fmt.Sprintf("may not be '%s'", name)
+	case strings.ContainsAny(name, "/%"):
+		return "may not contain '/' or '%'"
 	}
 	return ""
 }

@@ -1,6 +1,6 @@
-// Filters wrap the router, each a plain func(http.Handler) http.Handler, in
-// the order kube-apiserver runs them. This chapter has one: authentication.
-// Chapter 04 adds authorization after it.
+// The authentication filter. Filters wrap the router, each a plain
+// func(http.Handler) http.Handler; main.go's filters puts them in
+// kube-apiserver's order (authz.go and impersonation.go hold the others).
 package main
 
 import (
