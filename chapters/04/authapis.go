@@ -63,11 +63,8 @@ func (s *server) createToken(_ *resource, r *http.Request, namespace, name strin
 
 // createTokenReview serves POST /apis/authentication.k8s.io/v1/tokenreviews.
 func (s *server) createTokenReview(res *resource, r *http.Request, _, _ string) (any, int, error) {
-	review, err := readObject(r)
+	review, err := readReview(res, r)
 	if err != nil {
-		return nil, 0, err
-	}
-	if err := checkTypeMeta(res, review); err != nil {
 		return nil, 0, err
 	}
 	token, _ := field(review, "spec", "token").(string)
@@ -90,16 +87,22 @@ func (s *server) createTokenReview(res *resource, r *http.Request, _, _ string) 
 
 // createSelfSubjectReview serves POST /apis/authentication.k8s.io/v1/selfsubjectreviews.
 func (s *server) createSelfSubjectReview(res *resource, r *http.Request, _, _ string) (any, int, error) {
-	review, err := readObject(r)
+	review, err := readReview(res, r)
 	if err != nil {
-		return nil, 0, err
-	}
-	if err := checkTypeMeta(res, review); err != nil {
 		return nil, 0, err
 	}
 	review.metadata()["creationTimestamp"] = now()
 	review["status"] = map[string]any{"userInfo": userFrom(r.Context())}
 	return review, http.StatusCreated, nil
+}
+
+// readReview reads the body of a review: an object of the route's kind.
+func readReview(res *resource, r *http.Request) (object, error) {
+	review, err := readObject(r)
+	if err != nil {
+		return nil, err
+	}
+	return review, checkTypeMeta(res, review)
 }
 
 // field digs into decoded JSON: field(obj, "spec", "token").

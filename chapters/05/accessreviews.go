@@ -32,11 +32,8 @@ type accessReviewSpec struct {
 
 // review reads an access review and answers it for user (nil: the spec's user).
 func (s *server) review(res *resource, r *http.Request, user *userInfo) (any, int, error) {
-	review, err := readObject(r)
+	review, err := readReview(res, r)
 	if err != nil {
-		return nil, 0, err
-	}
-	if err := checkTypeMeta(res, review); err != nil {
 		return nil, 0, err
 	}
 	var spec accessReviewSpec
@@ -77,11 +74,8 @@ func (s *server) createSubjectAccessReview(res *resource, r *http.Request, _, _ 
 
 // createSelfSubjectRulesReview lists the caller's RBAC rules in a namespace.
 func (s *server) createSelfSubjectRulesReview(res *resource, r *http.Request, _, _ string) (any, int, error) {
-	review, err := readObject(r)
+	review, err := readReview(res, r)
 	if err != nil {
-		return nil, 0, err
-	}
-	if err := checkTypeMeta(res, review); err != nil {
 		return nil, 0, err
 	}
 	namespace, _ := field(review, "spec", "namespace").(string)

@@ -58,11 +58,12 @@ func (s *server) newAdmissionChain(enable, disable string) (*admissionChain, err
 		"NamespaceLifecycle":         namespaceLifecycle{s},
 		"AlwaysPullImages":           alwaysPullImages{},
 		"ServiceAccount":             serviceAccountPlugin{s},
-		"MutatingAdmissionWebhook":   &webhooks{s: s, mutating: true},
-		"ValidatingAdmissionWebhook": &webhooks{s: s},
+		"MutatingAdmissionWebhook":   mutatingWebhooks{&webhooks{s: s, mutating: true}},
+		"ValidatingAdmissionWebhook": validatingWebhooks{&webhooks{s: s}},
 		"ResourceQuota":              resourceQuota{s},
 	}
 	enabled := slices.Clone(defaultPlugins)
+	enabledByFlag := map[string]bool{}
 	for _, list := range []struct {
 		names string
 		add   bool
@@ -75,6 +76,10 @@ func (s *server) newAdmissionChain(enable, disable string) (*admissionChain, err
 			if _, known := plugins[name]; !known {
 				return nil, fmt.Errorf("admission plugin %q is not implemented (known: %s)", name, strings.Join(pluginOrder, ", "))
 			}
+			if !list.add && enabledByFlag[name] { // kube-apiserver refuses this too
+				return nil, fmt.Errorf("[%s] in enable-admission-plugins and disable-admission-plugins overlapped", name)
+			}
+			enabledByFlag[name] = list.add
 			enabled = slices.DeleteFunc(enabled, func(n string) bool { return n == name })
 			if list.add {
 				enabled = append(enabled, name)

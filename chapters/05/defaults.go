@@ -47,19 +47,18 @@ func defaultPod(pod object) {
 	setDefault(status, "phase", "Pending")
 }
 
-// imagePullPolicy is Always for ":latest" or an untagged image (it may
-// change under the same name), IfNotPresent for any other tag or a digest.
+// imagePullPolicy is Always for ":latest" or an image with neither tag nor
+// digest (it may change under the same name), IfNotPresent otherwise. Like
+// Kubernetes it looks at the tag: "app:latest@sha256:..." is still Always.
 func imagePullPolicy(container map[string]any) string {
 	image, _ := container["image"].(string)
-	if strings.Contains(image, "@") {
-		return "IfNotPresent"
-	}
-	name := image[strings.LastIndex(image, "/")+1:]
+	name, digest, _ := strings.Cut(image, "@")
+	name = name[strings.LastIndex(name, "/")+1:] // a registry's ":port" is not a tag
 	tag := ""
 	if i := strings.LastIndex(name, ":"); i >= 0 {
 		tag = name[i+1:]
 	}
-	if tag == "" || tag == "latest" {
+	if tag == "latest" || tag == "" && digest == "" {
 		return "Always"
 	}
 	return "IfNotPresent"

@@ -72,6 +72,9 @@ func (s *server) create(res *resource, r *http.Request, namespace, _ string) (an
 		if err := s.admit(r, "CREATE", res, obj, nil); err != nil {
 			return nil, 0, err
 		}
+		if err := checkNamespace(obj, namespace); err != nil { // a webhook may have moved it
+			return nil, 0, err
+		}
 		if err := s.checkRBACWrite(r, res, obj); err != nil {
 			return nil, 0, err
 		}
@@ -136,6 +139,12 @@ func (s *server) admitUpdate(r *http.Request, res *resource, obj, current object
 		return err
 	}
 	if err := s.admit(r, "UPDATE", res, obj, current); err != nil {
+		return err
+	}
+	if n := obj.metaString("name"); n != name { // a webhook may have renamed or moved it
+		return errBadRequest("the name of the object (%s) does not match the name on the URL (%s)", n, name)
+	}
+	if err := checkNamespace(obj, namespace); err != nil {
 		return err
 	}
 	return s.checkRBACWrite(r, res, obj)

@@ -207,6 +207,7 @@ func (s *server) createBootstrapNamespaces() {
 		ns := object{"apiVersion": "v1", "kind": "Namespace",
 			"metadata": map[string]any{"name": name, "uid": newUID(), "creationTimestamp": now()},
 			"status":   map[string]any{"phase": "Active"}}
+		applyDefaults(s.namespaces, ns) // the kubernetes.io/metadata.name label
 		if _, err := s.store.create(s.namespaces, ns); err != nil {
 			log.Fatalf("creating namespace %s: %v", name, err)
 		}

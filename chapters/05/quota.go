@@ -68,9 +68,9 @@ func (p resourceQuota) refresh(namespace string) {
 					used[key] = strconv.FormatInt(p.count(res, namespace), 10)
 				}
 			}
-			updated, err := applyPatch(quotas, "application/merge-patch+json", current, mustMarshal(map[string]any{
-				"status": map[string]any{"hard": hard, "used": used}}))
-			return updated, err
+			// status is replaced, not merged: a key dropped from spec.hard leaves it too.
+			return applyPatch(quotas, "application/json-patch+json", current, mustMarshal([]map[string]any{
+				{"op": "add", "path": "/status", "value": map[string]any{"hard": hard, "used": used}}}))
 		})
 		if err != nil {
 			log.Printf("updating quota %s/%s: %v", namespace, q.metaString("name"), err)

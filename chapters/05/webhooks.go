@@ -83,14 +83,19 @@ func (ls *labelSelectorSpec) matches(labels map[string]string) bool {
 	return true
 }
 
-// webhooks is both admission plugins: mutating selects the configuration kind.
+// webhooks asks the webhooks of one configuration kind: mutating selects it.
 type webhooks struct {
 	s        *server
 	mutating bool
 }
 
-func (w *webhooks) admit(a *admissionAttributes) error    { return w.call(a) }
-func (w *webhooks) validate(a *admissionAttributes) error { return w.call(a) }
+// The two admission plugins. Each has only its own phase's method: a plugin
+// with both would run in both phases, so each webhook would be called twice.
+type mutatingWebhooks struct{ *webhooks }
+type validatingWebhooks struct{ *webhooks }
+
+func (w mutatingWebhooks) admit(a *admissionAttributes) error      { return w.call(a) }
+func (w validatingWebhooks) validate(a *admissionAttributes) error { return w.call(a) }
 
 // call asks every matching webhook, in order.
 func (w *webhooks) call(a *admissionAttributes) error {
@@ -127,6 +132,11 @@ func (w *webhooks) matching(a *admissionAttributes) []webhook {
 }
 
 func (w *webhooks) selects(hook webhook, a *admissionAttributes) bool {
+	// Webhook configurations never go to webhooks: a broken webhook must not
+	// be able to stop anyone from removing it.
+	if a.resource.group == "admissionregistration.k8s.io" {
+		return false
+	}
 	ruleMatches := slices.ContainsFunc(hook.Rules, func(r webhookRule) bool {
 		scopeOK := r.Scope == "" || r.Scope == "*" ||
 			r.Scope == "Namespaced" && a.resource.namespaced || r.Scope == "Cluster" && !a.resource.namespaced
@@ -148,6 +158,11 @@ func (w *webhooks) selects(hook webhook, a *admissionAttributes) bool {
 			nsLabels := map[string]string{}
 			if err == nil {
 				nsLabels = ns.labels()
+			}
+			// A namespace being created or updated is judged by its new
+			// labels, as Kubernetes does: the stored one is missing or old.
+			if a.resource.kind == "Namespace" && a.object != nil {
+				nsLabels = a.object.labels()
 			}
 			if !hook.NamespaceSelector.matches(nsLabels) {
 				return false
