@@ -6,6 +6,7 @@ require (
 	github.com/evanphx/json-patch/v5 v5.9.11
 	github.com/golang-jwt/jwt/v5 v5.3.1
 	github.com/gorilla/mux v1.8.1
+	github.com/mattn/go-sqlite3 v1.14.52
 	k8s.io/api v0.37.1
 	k8s.io/apimachinery v0.37.1
 )
