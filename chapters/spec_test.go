@@ -35,7 +35,7 @@ type check struct {
 
 // checks lists every behaviour in the order chapters teach them.
 func checks() []check {
-	return slices.Concat(chapter01Checks(), chapter02Checks(), chapter03Checks(), chapter04Checks(), chapter05Checks())
+	return slices.Concat(chapter01Checks(), chapter02Checks(), chapter03Checks(), chapter04Checks(), chapter05Checks(), chapter06Checks())
 }
 
 func TestChapters(t *testing.T) {
@@ -103,6 +103,7 @@ func chapterNumbers(t *testing.T) []int {
 
 // server is a running chapter, as the checks see it.
 type server struct {
+	cmd        *exec.Cmd
 	exe        string
 	chapter    int
 	url        string
@@ -121,6 +122,11 @@ var servingLine = regexp.MustCompile(`serving on (\S+)`)
 func start(t *testing.T, exe string, chapter int, extraArgs ...string) *server {
 	t.Helper()
 	dataDir := t.TempDir()
+	for _, a := range extraArgs { // a restart on an existing data directory
+		if dir, ok := strings.CutPrefix(a, "--data-dir="); ok {
+			dataDir = dir
+		}
+	}
 	port := "--port=0"
 	if chapter >= 3 {
 		port = "--secure-port=0"
@@ -138,7 +144,7 @@ func start(t *testing.T, exe string, chapter int, extraArgs ...string) *server {
 	}
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
+		_, _ = cmd.Process.Wait()
 		if t.Failed() {
 			t.Logf("server stderr:\n%s", stderr.String())
 		}
@@ -152,7 +158,7 @@ func start(t *testing.T, exe string, chapter int, extraArgs ...string) *server {
 		}
 		close(lines)
 	}()
-	s := &server{exe: exe, chapter: chapter, dataDir: dataDir, client: &http.Client{Timeout: 10 * time.Second}}
+	s := &server{cmd: cmd, exe: exe, chapter: chapter, dataDir: dataDir, client: &http.Client{Timeout: 10 * time.Second}}
 	var welcome strings.Builder
 	deadline := time.After(10 * time.Second)
 	for s.url == "" {
@@ -257,6 +263,15 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.Header.Set("Authorization", "Bearer "+b.token)
 	return b.next.RoundTrip(r)
+}
+
+// kill stops the server the hard way (SIGKILL), as a crash would.
+func (s *server) kill(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Process.Kill(); err != nil {
+		t.Fatalf("killing the server: %v", err)
+	}
+	_, _ = s.cmd.Process.Wait()
 }
 
 // response is what a request returned, with the body decoded when it is JSON.

@@ -81,6 +81,10 @@ func (s *server) routes() http.Handler {
 			s.handle(s.registry.lookup("authorization.k8s.io", name), verb)).Methods(http.MethodPost)
 	}
 
+	// Compaction on demand, like "etcdctl compact": a non-resource path that
+	// only cluster admins are allowed (chapter 04's RBAC).
+	r.HandleFunc("/storage/compact", s.serveCompact).Methods(http.MethodPost)
+
 	// Resources.
 	for _, res := range s.registry.resources {
 		if res.virtual {
@@ -146,4 +150,22 @@ func serveVersion(w http.ResponseWriter, _ *http.Request) {
 		"compiler":     runtime.Compiler,
 		"platform":     runtime.GOOS + "/" + runtime.GOARCH,
 	})
+}
+
+// serveCompact compacts the store to ?revision= (default: the current one).
+func (s *server) serveCompact(w http.ResponseWriter, r *http.Request) {
+	rev := s.store.revision()
+	if v := r.URL.Query().Get("revision"); v != "" {
+		n, err := parseResourceVersion(v)
+		if err != nil {
+			writeError(w, err)
+			return
+		}
+		rev = n
+	}
+	if err := s.store.compact(rev); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"compacted": rev})
 }
