@@ -164,6 +164,11 @@ func checkNamespaceRequired(t *testing.T, s *server) {
 		t.Errorf("message: %s", r.raw)
 	}
 	expect(t, s.do(t, http.MethodDelete, "/api/v1/namespaces/default", "", nil), http.StatusForbidden, "Forbidden")
+	// kubectl delete --dry-run=server sends dryRun in DeleteOptions: refused, nothing deleted.
+	expect(t, s.post(t, "/api/v1/namespaces/default/configmaps", `{"metadata":{"name":"dry-delete"}}`), http.StatusCreated, "")
+	expect(t, s.do(t, http.MethodDelete, "/api/v1/namespaces/default/configmaps/dry-delete", "application/json",
+		`{"kind":"DeleteOptions","apiVersion":"v1","dryRun":["All"]}`), http.StatusBadRequest, "BadRequest")
+	expect(t, s.get(t, "/api/v1/namespaces/default/configmaps/dry-delete"), http.StatusOK, "")
 }
 
 func checkNamespaceDeletion(t *testing.T, s *server) {

@@ -5,6 +5,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 	"time"
@@ -151,6 +152,9 @@ func (s *server) admitUpdate(r *http.Request, res *resource, obj, current object
 }
 
 func (s *server) delete(res *resource, r *http.Request, namespace, name string) (any, int, error) {
+	if err := refuseDryRun(r); err != nil {
+		return nil, 0, err
+	}
 	current, err := s.store.get(res, namespace, name)
 	if err != nil {
 		return nil, 0, err
@@ -218,4 +222,31 @@ func (s *server) deleteNamespace(name string) (any, int, error) {
 func isAlreadyExists(err error) bool {
 	se, ok := err.(*statusError)
 	return ok && se.reason == "AlreadyExists"
+}
+
+// refuseDryRun reads a DELETE's DeleteOptions: kubectl delete
+// --dry-run=server puts dryRun there, and this server does no dry runs.
+func refuseDryRun(r *http.Request) error {
+	if r.ContentLength == 0 {
+		return nil
+	}
+	mediaType, body, err := readBody(r, "application/json", protobufType)
+	if err != nil || len(body) == 0 {
+		return err
+	}
+	if mediaType == protobufType {
+		if body, err = protobufToJSON(body); err != nil {
+			return err
+		}
+	}
+	var options struct {
+		DryRun []string `json:"dryRun"`
+	}
+	if err := json.Unmarshal(body, &options); err != nil {
+		return errBadRequest("the body is not DeleteOptions: %v", err)
+	}
+	if len(options.DryRun) > 0 {
+		return errBadRequest("dryRun is not supported by this server")
+	}
+	return nil
 }

@@ -3,7 +3,8 @@
 //
 //	resourceVersion=""                 the latest (a consistent read)
 //	resourceVersion="0"                any; this store serves the latest
-//	resourceVersion=N                  not older than N (resourceVersionMatch=NotOlderThan, the default)
+//	resourceVersion=N                  not older than N (resourceVersionMatch=NotOlderThan, the default;
+//	                                   with limit and no match, exactly at N: the legacy rule)
 //	resourceVersion=N&resourceVersionMatch=Exact   exactly at N, read from the log
 //
 // With limit, a list comes in pages; the continue token of a page names the
@@ -55,6 +56,9 @@ func (s *server) parseListOptions(r *http.Request) (listQuery, error) {
 	if match != "" && rv == "" {
 		return q, errBadRequest("resourceVersionMatch is forbidden unless resourceVersion is provided")
 	}
+	if match != "" && match != "Exact" && match != "NotOlderThan" {
+		return q, errBadRequest("unsupported resourceVersionMatch %q: want Exact or NotOlderThan", match)
+	}
 	if rv == "" || rv == "0" {
 		if match == "Exact" {
 			return q, errBadRequest(`resourceVersionMatch "Exact" is forbidden for resourceVersion "%s"`, rv)
@@ -72,8 +76,6 @@ func (s *server) parseListOptions(r *http.Request) (listQuery, error) {
 		}
 	case "Exact":
 		q.revision = n
-	default:
-		return q, errBadRequest("unsupported resourceVersionMatch %q: want Exact or NotOlderThan", match)
 	}
 	return q, nil
 }
@@ -99,24 +101,37 @@ func decodeContinue(token string) (int64, string, error) {
 	return c.Revision, c.After, nil
 }
 
-// readPreconditions reads DeleteOptions.preconditions: the delete happens
-// only if the object still has this uid and resourceVersion (409 otherwise).
+// readPreconditions reads DeleteOptions (JSON or protobuf): the delete
+// happens only if the object still has the preconditions' uid and
+// resourceVersion (409 otherwise). A dry run is refused, as everywhere.
 func readPreconditions(r *http.Request, res *resource, name string) (func(object) error, error) {
 	if r.ContentLength == 0 {
 		return nil, nil
 	}
-	_, body, err := readBody(r, "application/json", protobufType)
+	mediaType, body, err := readBody(r, "application/json", protobufType)
 	if err != nil || len(body) == 0 {
 		return nil, err
 	}
+	if mediaType == protobufType {
+		if body, err = protobufToJSON(body); err != nil {
+			return nil, err
+		}
+	}
 	var options struct {
+		DryRun        []string `json:"dryRun"`
 		Preconditions *struct {
 			UID             *string `json:"uid"`
 			ResourceVersion *string `json:"resourceVersion"`
 		} `json:"preconditions"`
 	}
-	if json.Unmarshal(body, &options) != nil || options.Preconditions == nil {
-		return nil, nil // a protobuf body, or no preconditions
+	if err := json.Unmarshal(body, &options); err != nil {
+		return nil, errBadRequest("the body is not DeleteOptions: %v", err)
+	}
+	if len(options.DryRun) > 0 { // kubectl delete --dry-run=server puts it here
+		return nil, errBadRequest("dryRun is not supported by this server")
+	}
+	if options.Preconditions == nil {
+		return nil, nil
 	}
 	p := options.Preconditions
 	return func(current object) error {

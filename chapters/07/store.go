@@ -234,9 +234,12 @@ func (s *store) listPage(res *resource, namespace string, q listQuery) ([]object
 	case rev > now:
 		return nil, 0, "", errTooLargeResourceVersion(rev, now)
 	}
+	// start is never a key (path.Join drops a trailing "/"), so after start
+	// is the whole range. Not after start without its "/": namespace a-b's
+	// keys sort between that and end, and a list of a would show them.
 	after := q.after
 	if after < start {
-		after = start[:len(start)-1] // just before the first key of the range
+		after = start
 	}
 	// The live keys of the range after a key: from current when reading now,
 	// from the log when reading in the past.

@@ -191,6 +191,7 @@ func (s *server) serveWatch(w http.ResponseWriter, r *http.Request, res *resourc
 
 	w.Header().Set("Content-Type", "application/json;stream=watch")
 	w.WriteHeader(http.StatusOK)
+	flusher.Flush() // the client learns the watch started, before any event
 	enc := json.NewEncoder(w)
 	sent := wt.from // every event up to here has been sent
 	send := func(eventType string, obj any) bool {
