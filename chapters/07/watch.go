@@ -12,6 +12,8 @@
 package main
 
 import (
+	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -88,10 +90,22 @@ func (s *store) unwatch(w *watcher) {
 // including `upTo`, from the log. Each carries the key's previous value,
 // for the selectors' transitions.
 func (s *store) history(start, end string, after, upTo int64) ([]watchEvent, error) {
-	if after < s.compacted() {
-		return nil, errExpired(fmt.Sprintf("too old resource version: %d (%d)", after, s.compacted()))
+	// One read transaction, so that a compaction committing meanwhile
+	// cannot remove rows between the check and the read: the answer is
+	// the whole history, or 410.
+	tx, err := s.db.BeginTx(context.Background(), &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("beginning a read: %w", err)
 	}
-	rows, err := s.db.Query(`SELECT l.revision, l.key, l.create_revision, l.deleted, l.value,
+	defer tx.Rollback() //nolint:errcheck // read-only
+	var compacted int64
+	if err := tx.QueryRow(`SELECT value FROM meta WHERE name = 'compacted'`).Scan(&compacted); err != nil {
+		return nil, fmt.Errorf("reading the compacted revision: %w", err)
+	}
+	if after < compacted {
+		return nil, errExpired(fmt.Sprintf("too old resource version: %d (%d)", after, compacted))
+	}
+	rows, err := tx.Query(`SELECT l.revision, l.key, l.create_revision, l.deleted, l.value,
 			(SELECT p.value FROM log p WHERE p.key = l.key AND p.revision < l.revision ORDER BY p.revision DESC LIMIT 1)
 		FROM log l WHERE l.revision > ? AND l.revision <= ? AND l.key >= ? AND l.key < ?
 		ORDER BY l.revision`, after, upTo, start, end)
@@ -293,7 +307,8 @@ func (s *server) serveWatch(w http.ResponseWriter, r *http.Request, res *resourc
 
 // filtered applies the selectors to an event, with the transitions
 // Kubernetes defines: an object that starts matching is ADDED for this
-// watcher, one that stops matching is DELETED.
+// watcher, one that stops matching is DELETED, sent as it last matched at
+// the change's revision (k8s.io/apiserver's cacheWatcher.convertToWatchEvent).
 func filtered(ev watchEvent, match func(object) bool) (string, object, bool) {
 	now := ev.eventType != "DELETED" && match(ev.object)
 	before := ev.prev != nil && match(ev.prev)
@@ -308,7 +323,7 @@ func filtered(ev watchEvent, match func(object) bool) (string, object, bool) {
 	case now:
 		return "ADDED", obj, true
 	case before:
-		return "DELETED", obj, true
+		return "DELETED", withResourceVersion(ev.prev, ev.revision), true
 	}
 	return "", nil, false
 }
