@@ -76,8 +76,6 @@ func (s *server) parseListOptions(r *http.Request) (listQuery, error) {
 		}
 	case "Exact":
 		q.revision = n
-	default:
-		return q, errBadRequest("unsupported resourceVersionMatch %q: want Exact or NotOlderThan", match)
 	}
 	return q, nil
 }

@@ -175,9 +175,13 @@ func parseWatchOptions(r *http.Request) (watchOptions, error) {
 	}
 	// sendInitialEvents (the "watch list" of newer clients): the state as
 	// ADDED events, then a bookmark saying it is complete, then changes.
+	match := q.Get("resourceVersionMatch")
 	switch q.Get("sendInitialEvents") {
 	case "":
 		// a plain watch: resourceVersion "" and "0" start with the state too
+		if match != "" {
+			return o, errBadRequest("resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided")
+		}
 		o.sendInitialEvents = o.resourceVersion == "" || o.resourceVersion == "0"
 		return o, nil
 	case "true":
@@ -186,8 +190,8 @@ func parseWatchOptions(r *http.Request) (watchOptions, error) {
 	default:
 		return o, errBadRequest("invalid sendInitialEvents %q", q.Get("sendInitialEvents"))
 	}
-	if !o.bookmarks || q.Get("resourceVersionMatch") != "NotOlderThan" {
-		return o, errBadRequest("sendInitialEvents requires allowWatchBookmarks=true and resourceVersionMatch=NotOlderThan")
+	if match != "NotOlderThan" {
+		return o, errBadRequest("sendInitialEvents requires resourceVersionMatch=NotOlderThan")
 	}
 	return o, nil
 }
@@ -197,6 +201,11 @@ func (s *server) serveWatch(w http.ResponseWriter, r *http.Request, res *resourc
 	flusher, ok := w.(http.Flusher)
 	if !ok {
 		writeError(w, fmt.Errorf("streaming is not supported by this connection"))
+		return
+	}
+	// A revision this store has not reached yet cannot be watched from.
+	if rv, _ := strconv.ParseInt(o.resourceVersion, 10, 64); rv > s.store.revision() {
+		writeError(w, errTooLargeResourceVersion(rv, s.store.revision()))
 		return
 	}
 	start, end := prefixRange(storageKey(res, namespace, "") + "/")
@@ -294,7 +303,26 @@ func (s *server) serveWatch(w http.ResponseWriter, r *http.Request, res *resourc
 				return
 			}
 		case <-ticker.C:
-			if o.bookmarks && !bookmark(nil) {
+			if !o.bookmarks {
+				continue
+			}
+			// Every event up to the store's revision now is already in the
+			// queue (events are queued before a write lets go of the lock):
+			// send them, and the bookmark can say "up to now", even if the
+			// writes were in other namespaces.
+			now := s.store.revision()
+			for drained := false; !drained; {
+				select {
+				case ev, open := <-wt.events:
+					if !open || !sendEvent(ev) {
+						return
+					}
+				default:
+					drained = true
+				}
+			}
+			sent = max(sent, now)
+			if !bookmark(nil) {
 				return
 			}
 		case <-timeout.C:

@@ -637,7 +637,8 @@ func TestParseWatchOptions(t *testing.T) {
 		{query: "sendInitialEvents=maybe&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan", badRequest: true, quoted: "maybe"},
 		{query: "sendInitialEvents=true", badRequest: true},
 		{query: "sendInitialEvents=true&allowWatchBookmarks=true", badRequest: true},
-		{query: "sendInitialEvents=true&resourceVersionMatch=NotOlderThan", badRequest: true},
+		{query: "sendInitialEvents=true&resourceVersionMatch=NotOlderThan", initial: true, timeout: defaultWatchTimeout},
+		{query: "resourceVersionMatch=NotOlderThan", badRequest: true},
 		{query: "sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=Exact", badRequest: true},
 		{query: "sendInitialEvents=false", badRequest: true},
 	} {
@@ -1035,7 +1036,7 @@ func rvOfNamed(t *testing.T, h http.Handler, name string) string {
 }
 
 // With allowWatchBookmarks, a bookmark every s.bookmarkInterval carries the
-// revision the watch has reached; without it, none.
+// store's revision once every event up to it has been sent; without it, none.
 func TestWatchSendsPeriodicBookmarks(t *testing.T) {
 	s, h, srv := newWatchServer(t, 20*time.Millisecond)
 	mustCreate(t, h, "/api/v1/namespaces/kube-system/configmaps", configMap("elsewhere", ""))
@@ -1055,12 +1056,24 @@ func TestWatchSendsPeriodicBookmarks(t *testing.T) {
 	if ev := with.next(t); ev.Type != "BOOKMARK" || rvString(ev.Object) != rvString(created) {
 		t.Errorf("after a@%s: %s, want a BOOKMARK at %s", rvString(created), ev, rvString(created))
 	}
-	// Changes elsewhere move the store on, not this watch: it has not seen them.
+	// Changes elsewhere move the bookmarks on too: nothing of this watch's
+	// happened up to the store's revision, so it may resume from there.
 	mustCreate(t, h, "/api/v1/namespaces/kube-system/configmaps", configMap("elsewhere2", ""))
-	for range 2 {
-		if ev := with.next(t); ev.Type != "BOOKMARK" || rvString(ev.Object) != rvString(created) {
-			t.Errorf("got %s, want a BOOKMARK at %s", ev, rvString(created))
+	latest := revisionString(s)
+	reached := false
+	for range 5 {
+		ev := with.next(t)
+		rv := rvString(ev.Object)
+		if ev.Type != "BOOKMARK" || rv != rvString(created) && rv != latest {
+			t.Fatalf("got %s, want a BOOKMARK at %s or %s", ev, rvString(created), latest)
 		}
+		if rv == latest {
+			reached = true
+			break
+		}
+	}
+	if !reached {
+		t.Errorf("bookmarks never reached the store's revision %s", latest)
 	}
 	// The other watch got no bookmark in all that time: its first event is a.
 	if ev := without.next(t); ev.String() != "ADDED a@"+rvString(created) {
@@ -1088,8 +1101,8 @@ func TestWatchTimeoutEndsTheStream(t *testing.T) {
 	}
 }
 
-// A resourceVersion older than the compaction is a 410 ERROR event, one newer
-// than the store a 504; the stream ends after it.
+// A resourceVersion older than the compaction is a 410 ERROR event and the
+// stream ends after it; one newer than the store is a 504 before any stream.
 func TestWatchErrorsAreEvents(t *testing.T) {
 	s, h, srv := newWatchServer(t, time.Hour)
 	old := mustCreate(t, h, configMapsPath, configMap("a", ""))
@@ -1103,7 +1116,6 @@ func TestWatchErrorsAreEvents(t *testing.T) {
 		reason string
 	}{
 		{rvString(old), http.StatusGone, "Expired"},
-		{strconv.FormatInt(s.store.revision()+100, 10), http.StatusGatewayTimeout, "Timeout"},
 	} {
 		ws := openWatch(t, srv, configMapsPath+"?watch=true&resourceVersion="+tt.rv)
 		ev := ws.next(t)
@@ -1113,6 +1125,10 @@ func TestWatchErrorsAreEvents(t *testing.T) {
 		if rest := ws.all(t); len(rest) != 0 {
 			t.Errorf("resourceVersion %s: events after the error: %v", tt.rv, rest)
 		}
+	}
+	tooNew := strconv.FormatInt(s.store.revision()+100, 10)
+	if code, status := call(t, h, "GET", configMapsPath+"?watch=true&resourceVersion="+tooNew, "", ""); code != http.StatusGatewayTimeout || status["reason"] != "Timeout" {
+		t.Errorf("a resourceVersion the store has not reached: %d %v, want a 504 Status", code, status)
 	}
 	if code, status := call(t, h, "GET", configMapsPath+"?watch=true&timeoutSeconds=soon", "", ""); code != http.StatusBadRequest || status["reason"] != "BadRequest" {
 		t.Errorf("a bad parameter: %d %v, want a 400 Status, not a stream", code, status)
