@@ -5,6 +5,7 @@
 package chapters_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -12,7 +13,9 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func chapter06Checks() []check {
@@ -25,6 +28,7 @@ func chapter06Checks() []check {
 		{6, "bad resourceVersions and continue tokens are 400", checkBadReadParameters},
 		{6, "SQL-ish values are stored byte for byte", checkSQLishValues},
 		{6, "the database is plain SQLite", checkDatabaseWithSQLite3},
+		{6, "requests cancelled mid-write leave the store consistent", checkCancelledWrites},
 	}
 }
 
@@ -221,5 +225,50 @@ func checkDatabaseWithSQLite3(t *testing.T, s *server) {
 	out, err = exec.Command(sqlite3, db, "PRAGMA integrity_check; PRAGMA journal_mode;").CombinedOutput()
 	if err != nil || strings.TrimSpace(string(out)) != "ok\nwal" {
 		t.Errorf("integrity and journal mode: %v %q", err, out)
+	}
+}
+
+// checkCancelledWrites sends creates whose clients give up at random moments,
+// then checks the database's invariants: every live key's current row is its
+// last log row, the revision counter is the last log revision, and a create
+// either happened whole or not at all.
+func checkCancelledWrites(t *testing.T, s *server) {
+	expect(t, s.post(t, "/api/v1/namespaces", `{"metadata":{"name":"cancelled"}}`), http.StatusCreated, "")
+	var wg sync.WaitGroup
+	for i := 0; i < 60; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%12)*time.Millisecond)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, s.url+"/api/v1/namespaces/cancelled/configmaps",
+				strings.NewReader(fmt.Sprintf(`{"metadata":{"name":"c%d"},"data":{"i":"%d"}}`, i, i)))
+			req.Header.Set("Content-Type", "application/json")
+			if resp, err := s.client.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	time.Sleep(200 * time.Millisecond) // writes the clients abandoned finish on the server
+	listed := names(t, s.get(t, "/api/v1/namespaces/cancelled/configmaps"))
+	for _, n := range listed {
+		got := s.get(t, "/api/v1/namespaces/cancelled/configmaps/"+n)
+		if str(got.obj, "data", "i") != strings.TrimPrefix(n, "c") {
+			t.Errorf("%s is half written: %s", n, got.raw)
+		}
+	}
+	sqlite3, err := exec.LookPath("sqlite3")
+	if err != nil {
+		t.Fatalf("sqlite3 is needed (.ci/run installs it): %v", err)
+	}
+	out, err := exec.Command(sqlite3, filepath.Join(s.dataDir, "state.db"), `
+		SELECT (SELECT value FROM meta WHERE name = 'revision') = (SELECT MAX(revision) FROM log),
+		       (SELECT COUNT(*) FROM current c WHERE c.mod_revision != (SELECT MAX(revision) FROM log l WHERE l.key = c.key)),
+		       (SELECT COUNT(*) FROM current WHERE key LIKE '/registry/configmaps/cancelled/%');
+		PRAGMA integrity_check;`).CombinedOutput()
+	want := fmt.Sprintf("1|0|%d\nok", len(listed))
+	if err != nil || strings.TrimSpace(string(out)) != want {
+		t.Errorf("database invariants after cancelled writes: %v %q, want %q", err, out, want)
 	}
 }
