@@ -21,9 +21,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"path"
 	"strconv"
 	"sync"
+	"syscall"
 
 	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver (cgo)
 )
@@ -51,7 +53,8 @@ INSERT OR IGNORE INTO meta (name, value) VALUES ('revision', 0), ('compacted', 0
 `
 
 type store struct {
-	db *sql.DB
+	db   *sql.DB
+	lock *os.File // held for the store's lifetime: one server per database
 	// SQLite allows one writer at a time; writers take turns here rather
 	// than fail with SQLITE_BUSY. rev is the revision of the last commit.
 	writeMu sync.Mutex
@@ -63,6 +66,16 @@ type store struct {
 // (fsync) before the client is told, so an acknowledged write survives a
 // crash of the process and of the machine.
 func openStore(file string) (*store, error) {
+	// One server per database: a second one would hand out the same
+	// revisions. The lock goes when the process does, however it ends.
+	lock, err := os.OpenFile(file+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening the lock of %s: %w", file, err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("%s is in use by another server: %w", file, err)
+	}
 	db, err := sql.Open("sqlite3", "file:"+file+"?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000")
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", file, err)
@@ -70,11 +83,18 @@ func openStore(file string) (*store, error) {
 	if _, err := db.Exec(schema); err != nil {
 		return nil, fmt.Errorf("creating the schema in %s: %w", file, err)
 	}
-	s := &store{db: db}
+	s := &store{db: db, lock: lock}
 	if err := db.QueryRow(`SELECT value FROM meta WHERE name = 'revision'`).Scan(&s.rev); err != nil {
 		return nil, fmt.Errorf("reading the revision: %w", err)
 	}
 	return s, nil
+}
+
+// close releases the database and its lock.
+func (s *store) close() error {
+	err := s.db.Close()
+	s.lock.Close() // closing the file releases the flock
+	return err
 }
 
 // storageKey is where an object lives. path.Join drops the empty group of the

@@ -253,15 +253,18 @@ func TestReopenKeepsObjectsAndRevision(t *testing.T) {
 		t.Fatal(err)
 	}
 	before, beforeRV := st.list(cmResource, "")
-	if err := st.db.Close(); err != nil {
+	if err := st.close(); err != nil {
 		t.Fatal(err)
 	}
 
-	st, err = openStore(file)
+	st, err = openStore(file) // the lock went with close
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("reopening after close: %v", err)
 	}
-	t.Cleanup(func() { st.db.Close() })
+	t.Cleanup(func() { st.close() })
+	if _, err := openStore(file); err == nil {
+		t.Fatal("a second open of a database in use must fail: two servers would hand out the same revisions")
+	}
 	if st.revision() != 5 || st.compacted() != 2 {
 		t.Fatalf("after reopening: revision %d compacted %d, want 5 and 2", st.revision(), st.compacted())
 	}
