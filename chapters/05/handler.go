@@ -70,10 +70,15 @@ func (s *server) create(res *resource, r *http.Request, namespace, _ string) (an
 		if generated {
 			meta["name"] = generateName(obj.metaString("generateName"))
 		}
+		name := obj.metaString("name")
 		if err := s.admit(r, "CREATE", res, obj, nil); err != nil {
 			return nil, 0, err
 		}
-		if err := checkNamespace(obj, namespace); err != nil { // a webhook may have moved it
+		// A mutating webhook may change the object, not rename or move it.
+		if n := obj.metaString("name"); n != name {
+			return nil, 0, errBadRequest("admission changed the name of the object from %s to %s", name, n)
+		}
+		if err := checkNamespace(obj, namespace); err != nil {
 			return nil, 0, err
 		}
 		if err := s.checkRBACWrite(r, res, obj); err != nil {

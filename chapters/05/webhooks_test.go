@@ -538,3 +538,35 @@ func TestApplyJSONPatch(t *testing.T) {
 		}
 	}
 }
+
+// A mutating webhook may change an object, but not move it: a patch that
+// puts it in another namespace, or renames it, is refused with 400 and
+// nothing is stored where the webhook pointed.
+func TestWebhookCannotMoveAnObject(t *testing.T) {
+	for _, tt := range []struct{ name, patch string }{
+		{"namespace", `[{"op":"replace","path":"/metadata/namespace","value":"kube-system"}]`},
+		{"name", `[{"op":"replace","path":"/metadata/name","value":"elsewhere"}]`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			_, h := newAdmissionServer(t, "", "")
+			mustCreate(t, h, configMapsPath, configMap("settings", ""))
+			hook := startWebhook(t, func(map[string]any) map[string]any {
+				return map[string]any{"allowed": true, "patchType": "JSONPatch", "patch": []byte(tt.patch)}
+			})
+			configure(t, h, true, "mover", hookFor("mover.example.com", hook.srv.URL, hook.caBundle, nil))
+
+			if code, status := call(t, h, "POST", configMapsPath, "application/json", configMap("moved", "")); code != http.StatusBadRequest || status["reason"] != "BadRequest" {
+				t.Errorf("create: %d %v, want 400 BadRequest", code, status)
+			}
+			if code, status := call(t, h, "PATCH", configMapsPath+"/settings", "application/merge-patch+json", `{"data":{"k":"v"}}`); code != http.StatusBadRequest {
+				t.Errorf("update: %d %v, want 400", code, status)
+			}
+			for _, path := range []string{"/api/v1/namespaces/kube-system/configmaps/moved", "/api/v1/namespaces/default/configmaps/elsewhere",
+				"/api/v1/namespaces/kube-system/configmaps/settings"} {
+				if code, _ := call(t, h, "GET", path, "", ""); code != http.StatusNotFound {
+					t.Errorf("%s exists after a refused move (HTTP %d)", path, code)
+				}
+			}
+		})
+	}
+}
