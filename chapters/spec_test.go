@@ -35,7 +35,7 @@ type check struct {
 
 // checks lists every behaviour in the order chapters teach them.
 func checks() []check {
-	return slices.Concat(chapter01Checks(), chapter02Checks(), chapter03Checks(), chapter04Checks(), chapter05Checks(), chapter06Checks(), chapter07Checks())
+	return slices.Concat(chapter01Checks(), chapter02Checks(), chapter03Checks(), chapter04Checks(), chapter05Checks(), chapter06Checks(), chapter07Checks(), chapter08Checks(), chapter09Checks())
 }
 
 func TestChapters(t *testing.T) {

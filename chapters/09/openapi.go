@@ -1,0 +1,58 @@
+// A minimal OpenAPI v3 document. kubectl reads /openapi/v3 before create and
+// apply to learn whether the server checks fields itself (the fieldValidation
+// query parameter on each kind's PATCH operation). When it finds that, it
+// leaves validation to the server; when it finds no document at all, it
+// refuses to send the object. This server describes its paths and parameters
+// but no schemas, so kubectl computes apply patches from its built-in types.
+package main
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+)
+
+// serveOpenAPIIndex answers /openapi/v3: one entry per group version.
+func (s *server) serveOpenAPIIndex(w http.ResponseWriter, _ *http.Request) {
+	paths := s.aggregator.openAPIPaths()
+	for _, res := range s.registry.all() {
+		if res.virtual {
+			continue
+		}
+		gv := strings.TrimPrefix(res.pathPrefix(), "/")
+		paths[gv] = map[string]any{"serverRelativeURL": "/openapi/v3/" + gv}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"paths": paths})
+}
+
+// serveOpenAPIGroupVersion answers /openapi/v3/api/v1 and /openapi/v3/apis/{group}/{version}.
+func (s *server) serveOpenAPIGroupVersion(w http.ResponseWriter, r *http.Request) {
+	vars := mux.Vars(r)
+	paths := map[string]any{}
+	for _, res := range s.registry.inGroupVersion(vars["group"], vars["version"]) {
+		if res.virtual {
+			continue
+		}
+		item := res.pathPrefix() + "/" + res.name + "/{name}"
+		if res.namespaced {
+			item = res.pathPrefix() + "/namespaces/{namespace}/" + res.name + "/{name}"
+		}
+		paths[item] = map[string]any{"patch": map[string]any{
+			"x-kubernetes-group-version-kind": map[string]any{"group": res.group, "version": res.version, "kind": res.kind},
+			"parameters": []map[string]any{
+				{"name": "fieldValidation", "in": "query", "schema": map[string]any{"type": "string"}},
+			},
+		}}
+	}
+	if len(paths) == 0 {
+		writeError(w, errPathNotFound())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"openapi":    "3.0.0",
+		"info":       map[string]any{"title": "Kubernetes", "version": "v1.37.0"},
+		"paths":      paths,
+		"components": map[string]any{},
+	})
+}
