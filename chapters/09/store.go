@@ -448,8 +448,21 @@ func (s *store) compacted() int64 {
 
 // objectsIn returns the keys and uids of the objects in a namespace.
 func (s *store) objectsIn(namespace string) map[string]string {
+	return s.uids(func(ns string) bool { return ns == namespace }, `SELECT key, value FROM current`)
+}
+
+// objectsUnder returns the keys and uids of the objects below a key prefix
+// ending in "/": all the objects of one resource.
+func (s *store) objectsUnder(prefix string) map[string]string {
+	start, end := prefixRange(prefix)
+	return s.uids(func(string) bool { return true }, `SELECT key, value FROM current WHERE key >= ? AND key < ?`, start, end)
+}
+
+// uids runs a query of keys and values and returns the uid of each object
+// whose namespace keep accepts.
+func (s *store) uids(keep func(namespace string) bool, query string, args ...any) map[string]string {
 	found := map[string]string{}
-	rows, err := s.db.Query(`SELECT key, value FROM current`)
+	rows, err := s.db.Query(query, args...)
 	if err != nil {
 		return found
 	}
@@ -463,33 +476,7 @@ func (s *store) objectsIn(namespace string) map[string]string {
 		var obj struct {
 			Metadata struct{ Namespace, UID string } `json:"metadata"`
 		}
-		if json.Unmarshal(value, &obj) == nil && obj.Metadata.Namespace == namespace {
-			found[key] = obj.Metadata.UID
-		}
-	}
-	return found
-}
-
-// objectsUnder returns the keys and uids of the objects below a key prefix
-// ending in "/": all the objects of one resource.
-func (s *store) objectsUnder(prefix string) map[string]string {
-	found := map[string]string{}
-	start, end := prefixRange(prefix)
-	rows, err := s.db.Query(`SELECT key, value FROM current WHERE key >= ? AND key < ?`, start, end)
-	if err != nil {
-		return found
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var key string
-		var value []byte
-		if rows.Scan(&key, &value) != nil {
-			continue
-		}
-		var obj struct {
-			Metadata struct{ UID string } `json:"metadata"`
-		}
-		if json.Unmarshal(value, &obj) == nil {
+		if json.Unmarshal(value, &obj) == nil && keep(obj.Metadata.Namespace) {
 			found[key] = obj.Metadata.UID
 		}
 	}
