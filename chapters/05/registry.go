@@ -37,6 +37,14 @@ func (r *resource) groupVersion() string {
 	return r.group + "/" + r.version
 }
 
+// qualifiedKind is how Kubernetes names a kind in messages: "Pod", "Job.batch".
+func (r *resource) qualifiedKind() string {
+	if r.group == "" {
+		return r.kind
+	}
+	return r.kind + "." + r.group
+}
+
 // qualifiedName is how Kubernetes names a resource in messages: "pods",
 // "jobs.batch".
 func (r *resource) qualifiedName() string {

@@ -51,16 +51,18 @@ type cause struct {
 }
 
 // errInvalid is the 422 Kubernetes returns when an object fails validation.
-// The message repeats each cause, as the real apiserver's does.
+// The message repeats each cause, as the real apiserver's does: one as is,
+// several in brackets.
 func errInvalid(res *resource, name string, causes []cause) error {
-	msg := fmt.Sprintf("%s %q is invalid: ", res.kind, name)
-	for i, c := range causes {
-		if i > 0 {
-			msg += ", "
-		}
-		msg += c.Field + ": " + c.Message
+	var list []string
+	for _, c := range causes {
+		list = append(list, c.Field+": "+c.Message)
 	}
-	return &statusError{http.StatusUnprocessableEntity, "Invalid", msg,
+	all := strings.Join(list, ", ")
+	if len(list) > 1 {
+		all = "[" + all + "]"
+	}
+	return &statusError{http.StatusUnprocessableEntity, "Invalid", fmt.Sprintf("%s %q is invalid: %s", res.qualifiedKind(), name, all),
 		map[string]any{"name": name, "group": res.group, "kind": res.kind, "causes": causes}}
 }
 

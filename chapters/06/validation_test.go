@@ -142,7 +142,7 @@ func TestInvalidPodThroughTheHandler(t *testing.T) {
 	if code != http.StatusUnprocessableEntity || status["reason"] != "Invalid" {
 		t.Fatalf("POST: %d %v, want 422 Invalid", code, status)
 	}
-	const want = `Pod "web" is invalid: spec.containers[0].image: Required value, spec.containers[1].name: Duplicate value: "web"`
+	const want = `Pod "web" is invalid: [spec.containers[0].image: Required value, spec.containers[1].name: Duplicate value: "web"]`
 	if status["message"] != want {
 		t.Errorf("message = %q\nwant      %q", status["message"], want)
 	}
