@@ -18,6 +18,7 @@ import (
 // customResource is what a registry entry of a CRD version carries.
 type customResource struct {
 	schema         *jsonSchemaProps // the version's openAPIV3Schema
+	rawSchema      any              // the same, as the CRD holds it (for /openapi/v3)
 	storageVersion string           // the version objects are stored in
 	listKind       string
 }

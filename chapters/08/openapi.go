@@ -8,6 +8,7 @@ package main
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -29,10 +30,13 @@ func (s *server) serveOpenAPIIndex(w http.ResponseWriter, _ *http.Request) {
 // serveOpenAPIGroupVersion answers /openapi/v3/api/v1 and /openapi/v3/apis/{group}/{version}.
 func (s *server) serveOpenAPIGroupVersion(w http.ResponseWriter, r *http.Request) {
 	vars := mux.Vars(r)
-	paths := map[string]any{}
+	paths, schemas := map[string]any{}, map[string]any{}
 	for _, res := range s.registry.inGroupVersion(vars["group"], vars["version"]) {
 		if res.virtual {
 			continue
+		}
+		if res.custom != nil {
+			schemas[schemaName(res)] = customSchema(res)
 		}
 		item := res.pathPrefix() + "/" + res.name + "/{name}"
 		if res.namespaced {
@@ -53,6 +57,34 @@ func (s *server) serveOpenAPIGroupVersion(w http.ResponseWriter, r *http.Request
 		"openapi":    "3.0.0",
 		"info":       map[string]any{"title": "Kubernetes", "version": "v1.37.0"},
 		"paths":      paths,
-		"components": map[string]any{},
+		"components": map[string]any{"schemas": schemas},
 	})
+}
+
+// schemaName is the name Kubernetes gives a kind's schema: the group
+// reversed, the version, the kind ("com.example.v1.Widget").
+func schemaName(res *resource) string {
+	parts := strings.Split(res.group, ".")
+	slices.Reverse(parts)
+	return strings.Join(parts, ".") + "." + res.version + "." + res.kind
+}
+
+// customSchema is a CRD version's schema as kubectl explain reads it: the
+// CRD's openAPIV3Schema, with apiVersion, kind and metadata described and
+// the kind it belongs to named.
+func customSchema(res *resource) map[string]any {
+	schema, _ := deepCopy(res.custom.rawSchema).(map[string]any)
+	if schema == nil {
+		schema = map[string]any{"type": "object"}
+	}
+	properties, _ := schema["properties"].(map[string]any)
+	if properties == nil {
+		properties = map[string]any{}
+		schema["properties"] = properties
+	}
+	properties["apiVersion"] = map[string]any{"type": "string", "description": "APIVersion defines the versioned schema of this representation of an object."}
+	properties["kind"] = map[string]any{"type": "string", "description": "Kind is a string value representing the REST resource this object represents."}
+	properties["metadata"] = map[string]any{"type": "object", "description": "Standard object's metadata."}
+	schema["x-kubernetes-group-version-kind"] = []any{map[string]any{"group": res.group, "version": res.version, "kind": res.kind}}
+	return schema
 }

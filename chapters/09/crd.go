@@ -391,7 +391,8 @@ func customResources(crd *crdObject, names crdNames) []*resource {
 			shortNames: names.ShortNames, categories: names.Categories,
 			statusSubresource: v.Subresources != nil && v.Subresources.Status != nil,
 			tracksGeneration:  true,
-			custom:            &customResource{schema: schema, storageVersion: storageVersion, listKind: names.ListKind},
+			custom: &customResource{schema: schema, rawSchema: v.Schema.OpenAPIV3Schema,
+				storageVersion: storageVersion, listKind: names.ListKind},
 		})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return versionPriority(out[i].version, out[j].version) })
