@@ -115,6 +115,9 @@ func checkKubectlCRD(t *testing.T, s *server) {
 	if out := s.mustKubectl(t, "", "api-resources", "--api-group=example.com", "--no-headers"); !strings.Contains(out, "widgets") || !strings.Contains(out, "wd") {
 		t.Errorf("kubectl api-resources: %q", out)
 	}
+	if out := s.mustKubectl(t, "", "explain", "widget.spec"); !strings.Contains(out, "size\t<integer> -required-") || !strings.Contains(out, "enum: red, green, blue") {
+		t.Errorf("kubectl explain widget.spec: %q", out)
+	}
 	if out := s.mustKubectl(t, "", "get", "all", "-o", "name"); !strings.Contains(out, "widget.example.com/first") {
 		t.Errorf("kubectl get all (category all): %q", out)
 	}
