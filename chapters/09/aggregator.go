@@ -93,10 +93,7 @@ func validateAPIService(obj object) ([]cause, error) {
 	if spec.Version == "" {
 		causes = append(causes, cause{"FieldValueRequired", "Required value", "spec.version"})
 	}
-	if spec.Service == nil {
-		return causes, nil // a local APIService: served here, nothing more to check
-	}
-	if spec.Group == "" {
+	if spec.Group == "" && spec.Version != "v1" {
 		causes = append(causes, cause{"FieldValueRequired", "Required value: only v1 may have an empty group and it better be legacy kube", "spec.group"})
 	}
 	if spec.GroupPriorityMinimum <= 0 || spec.GroupPriorityMinimum > 20000 {
@@ -105,11 +102,13 @@ func validateAPIService(obj object) ([]cause, error) {
 	if spec.VersionPriority <= 0 || spec.VersionPriority > 1000 {
 		invalid("spec.versionPriority", "%d: must be positive and less than 1000", spec.VersionPriority)
 	}
-	if spec.Service.Name == "" || spec.Service.Namespace == "" {
-		causes = append(causes, cause{"FieldValueRequired", "Required value: a service needs a namespace and a name", "spec.service"})
-	}
-	if p := spec.Service.Port; p != nil && (*p < 1 || *p > 65535) {
-		invalid("spec.service.port", "%d: must be between 1 and 65535", *p)
+	if s := spec.Service; s != nil {
+		if s.Name == "" || s.Namespace == "" {
+			causes = append(causes, cause{"FieldValueRequired", "Required value: a service needs a namespace and a name", "spec.service"})
+		}
+		if s.Port != nil && (*s.Port < 1 || *s.Port > 65535) {
+			invalid("spec.service.port", "%d: must be between 1 and 65535", *s.Port)
+		}
 	}
 	if spec.CABundle != "" {
 		if _, err := base64.StdEncoding.DecodeString(spec.CABundle); err != nil {
@@ -176,6 +175,13 @@ func (a *aggregator) check() {
 		svc := a.build(spec)
 		if !svc.local {
 			a.probe(svc)
+		}
+		if !svc.available { // discovery keeps what it last knew, marked Stale
+			a.mu.RLock()
+			if old := a.services[svc.group+"/"+svc.version]; old != nil {
+				svc.resources = old.resources
+			}
+			a.mu.RUnlock()
 		}
 		a.writeCondition(svc)
 		services[svc.group+"/"+svc.version] = svc

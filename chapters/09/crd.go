@@ -370,10 +370,11 @@ func isNotFound(err error) bool {
 // customResources are the registry entries of a CRD: one per served version,
 // the preferred version (by Kubernetes' version priority) first.
 func customResources(crd *crdObject, names crdNames) []*resource {
-	storageVersion := ""
+	storageVersion, storageSchema := "", (*jsonSchemaProps)(nil)
 	for _, v := range crd.Spec.Versions {
-		if v.Storage {
+		if v.Storage && v.Schema != nil {
 			storageVersion = v.Name
+			storageSchema, _ = parseSchema(v.Schema.OpenAPIV3Schema, "")
 		}
 	}
 	var out []*resource
@@ -392,7 +393,7 @@ func customResources(crd *crdObject, names crdNames) []*resource {
 			statusSubresource: v.Subresources != nil && v.Subresources.Status != nil,
 			tracksGeneration:  true,
 			custom: &customResource{schema: schema, rawSchema: v.Schema.OpenAPIV3Schema,
-				storageVersion: storageVersion, listKind: names.ListKind},
+				storageVersion: storageVersion, storageSchema: storageSchema, listKind: names.ListKind},
 		})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return versionPriority(out[i].version, out[j].version) })

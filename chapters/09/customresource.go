@@ -20,6 +20,7 @@ type customResource struct {
 	schema         *jsonSchemaProps // the version's openAPIV3Schema
 	rawSchema      any              // the same, as the CRD holds it (for /openapi/v3)
 	storageVersion string           // the version objects are stored in
+	storageSchema  *jsonSchemaProps // and its schema
 	listKind       string
 }
 
@@ -92,10 +93,14 @@ func present(res *resource, obj object) object {
 	return obj
 }
 
-// toStorage puts an object in the storage version, as it is written.
+// toStorage puts an object in the storage version, as it is written: what
+// that version's schema does not know is not stored.
 func toStorage(res *resource, obj object) object {
 	if res.custom != nil {
 		obj["apiVersion"] = res.group + "/" + res.custom.storageVersion
+		if res.custom.storageSchema != nil {
+			res.custom.storageSchema.prune(map[string]any(obj), "", true)
+		}
 	}
 	return obj
 }
@@ -110,8 +115,9 @@ func checkFieldValidation(r *http.Request, res *resource, obj object) error {
 	switch directive {
 	case "", "Ignore", "Warn", "Strict":
 	default:
+		options := map[string]string{http.MethodPost: "CreateOptions", http.MethodPut: "UpdateOptions", http.MethodPatch: "PatchOptions"}[r.Method]
 		return &statusError{http.StatusUnprocessableEntity, "Invalid",
-			fmt.Sprintf(`CreateOptions.meta.k8s.io "" is invalid: fieldValidation: Unsupported value: %q: supported values: "", "Ignore", "Strict", "Warn"`, directive), nil}
+			fmt.Sprintf(`%s.meta.k8s.io "" is invalid: fieldValidation: Unsupported value: %q: supported values: "", "Ignore", "Strict", "Warn"`, options, directive), nil}
 	}
 	if res.custom == nil || directive == "Ignore" {
 		return nil

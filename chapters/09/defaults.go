@@ -4,7 +4,10 @@
 // admission plugins; here they are the first step of admit.
 package main
 
-import "strings"
+import (
+	"encoding/json"
+	"strings"
+)
 
 func applyDefaults(res *resource, obj object) {
 	if res.custom != nil {
@@ -16,6 +19,13 @@ func applyDefaults(res *resource, obj object) {
 	switch res.kind {
 	case "CustomResourceDefinition":
 		defaultCRD(obj)
+	case "APIService":
+		// An APIService's service is reached on port 443 unless it says otherwise.
+		if spec, ok := obj["spec"].(map[string]any); ok {
+			if service, ok := spec["service"].(map[string]any); ok {
+				setDefault(service, "port", json.Number("443"))
+			}
+		}
 	case "Pod":
 		defaultPod(obj)
 	case "Namespace":
