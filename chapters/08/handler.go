@@ -29,8 +29,8 @@ func (s *server) list(res *resource, r *http.Request, namespace, _ string) (any,
 	if err != nil {
 		return nil, 0, err
 	}
-	for _, item := range items {
-		present(res, item)
+	for i, item := range items {
+		items[i] = present(res, item)
 	}
 	meta := map[string]any{"resourceVersion": strconv.FormatInt(rev, 10)}
 	if next != "" {

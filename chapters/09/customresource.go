@@ -82,11 +82,14 @@ func (s *server) customResource(handler func(*resource) http.Handler) http.Handl
 // present turns a stored object into what a client of this version reads:
 // the version's apiVersion (conversion strategy None changes nothing else),
 // fields its schema does not know dropped, its defaults filled in. Kubernetes
-// prunes and defaults on every read, so a schema change shows at once.
+// prunes and defaults on every read, so a schema change shows at once. The
+// result is a copy: the stored object may also be in a watch event, which
+// every watcher reads at the same time.
 func present(res *resource, obj object) object {
 	if res.custom == nil || obj == nil {
 		return obj
 	}
+	obj = deepCopy(map[string]any(obj)).(map[string]any)
 	obj["apiVersion"] = res.groupVersion()
 	res.custom.schema.prune(map[string]any(obj), "", true)
 	res.custom.schema.applyDefaults(map[string]any(obj))

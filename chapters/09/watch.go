@@ -232,9 +232,7 @@ func (s *server) serveWatch(w http.ResponseWriter, r *http.Request, res *resourc
 			sent = ev.revision
 		}
 		eventType, obj, ok := filtered(ev, o.match)
-		// Events are shared by every watcher: a custom object is copied
-		// before it is put in this watcher's version.
-		return !ok || send(eventType, present(res, copyIfCustom(res, obj)))
+		return !ok || send(eventType, present(res, obj))
 	}
 	bookmark := func(annotations map[string]any) bool {
 		meta := map[string]any{"resourceVersion": strconv.FormatInt(sent, 10)}
@@ -333,13 +331,6 @@ func (s *server) serveWatch(w http.ResponseWriter, r *http.Request, res *resourc
 			return
 		}
 	}
-}
-
-func copyIfCustom(res *resource, obj object) object {
-	if res.custom == nil {
-		return obj
-	}
-	return deepCopy(map[string]any(obj)).(map[string]any)
 }
 
 // filtered applies the selectors to an event, with the transitions
