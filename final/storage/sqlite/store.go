@@ -1,0 +1,460 @@
+// Package sqlite is the embedded storage.Backend: etcd's data model in one
+// SQLite file, the store of chapters 06–09 on keys and bytes. One revision
+// for the whole key space, increased by one per write, and two tables:
+//
+//   - log: every write (until compaction), one row per revision: the key,
+//     its value, its create revision, and whether it was a delete. It
+//     answers reads at a past revision and replays history to watches that
+//     resume: what etcd's MVCC store keeps.
+//   - current: the latest value of each live key, with its create and mod
+//     revisions. Reads now never scan the log.
+//
+// Both change in one transaction, with the revision counter in meta (a new
+// store is at revision 1, as a new etcd cluster is). That is the lesson of
+// kine (the etcd shim of k3s), which answers current-state reads from its
+// log alone and slows down as history grows.
+//
+// Durability is etcd's: WAL lets readers work while a writer commits, and
+// synchronous=FULL makes every commit reach the disk before the caller hears
+// of it. One process per file (an flock beside it): a second would hand out
+// the same revisions. Every commit hands its event to the watchers
+// (watch.go) in revision order. All SQL is in this file.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	_ "github.com/mattn/go-sqlite3" // registers the "sqlite3" driver (cgo)
+
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/storage"
+)
+
+const schema = `
+CREATE TABLE IF NOT EXISTS log (
+	revision        INTEGER PRIMARY KEY,
+	key             TEXT    NOT NULL,
+	create_revision INTEGER NOT NULL,
+	deleted         INTEGER NOT NULL DEFAULT 0,
+	value           BLOB    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS log_key_revision ON log (key, revision);
+CREATE TABLE IF NOT EXISTS current (
+	key             TEXT    PRIMARY KEY,
+	create_revision INTEGER NOT NULL,
+	mod_revision    INTEGER NOT NULL,
+	value           BLOB    NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+	name  TEXT PRIMARY KEY,
+	value INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO meta (name, value) VALUES ('revision', 1), ('compacted', 0);
+`
+
+// Store is a storage.Backend in one SQLite file.
+type Store struct {
+	db   *sql.DB
+	lock *os.File // held while open: one process per database
+	// SQLite allows one writer at a time; writers take turns here rather
+	// than fail with SQLITE_BUSY, and the revision they write is rev+1.
+	writeMu sync.Mutex
+	rev     atomic.Int64 // the revision of the last commit; written under writeMu
+	hub     *hub         // live events go here, from inside writeMu
+
+	done      chan struct{} // closed by Close: watches end
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ storage.Backend = (*Store)(nil)
+
+// Open opens (or creates) the database in file, and holds file+".lock" until
+// Close.
+func Open(file string) (*Store, error) {
+	// The lock goes with the process, however it ends.
+	lock, err := os.OpenFile(file+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening the lock of %s: %w", file, err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("%s is in use by another process: %w", file, err)
+	}
+	db, err := sql.Open("sqlite3", "file:"+file+"?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000")
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("opening %s: %w", file, err)
+	}
+	var rev int64
+	if _, err = db.Exec(schema); err == nil {
+		err = db.QueryRow(`SELECT value FROM meta WHERE name = 'revision'`).Scan(&rev)
+	}
+	if err != nil {
+		db.Close()
+		lock.Close()
+		return nil, fmt.Errorf("opening %s: %w", file, err)
+	}
+	s := &Store{db: db, lock: lock, hub: newHub(), done: make(chan struct{})}
+	s.rev.Store(rev)
+	return s, nil
+}
+
+// Close ends the watches, then releases the database and its lock. It waits
+// for a write in progress to commit.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.writeMu.Lock()
+		defer s.writeMu.Unlock()
+		close(s.done)
+		s.hub.closeAll()
+		s.closeErr = s.db.Close()
+		s.lock.Close() // closing the file releases the flock
+	})
+	return s.closeErr
+}
+
+// keyRange is where the keys with a prefix are: key >= start AND key < end.
+// The end is the prefix with its last byte increased (etcd's
+// GetPrefixRangeEnd), so no LIKE and no escaping. When there is no such key
+// ("" or all 0xff bytes), end is an empty BLOB: SQLite sorts every TEXT
+// value before every BLOB, so "key < end" holds for all keys and the query
+// keeps its index range.
+func keyRange(prefix string) (start string, end any) {
+	for i := len(prefix) - 1; i >= 0; i-- {
+		if prefix[i] < 0xff {
+			return prefix, prefix[:i] + string([]byte{prefix[i] + 1})
+		}
+	}
+	return prefix, []byte{}
+}
+
+// queryer is a *sql.DB or a *sql.Tx.
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// getKey reads a key from current; ErrNotFound if it is not there. The
+// callers say what they were doing with the key.
+func getKey(ctx context.Context, q queryer, key string) (storage.KeyValue, error) {
+	kv := storage.KeyValue{Key: key}
+	err := q.QueryRowContext(ctx, `SELECT value, create_revision, mod_revision FROM current WHERE key = ?`, key).
+		Scan(&kv.Value, &kv.CreateRevision, &kv.ModRevision)
+	if errors.Is(err, sql.ErrNoRows) {
+		return kv, storage.ErrNotFound
+	}
+	return kv, err
+}
+
+func (s *Store) Get(ctx context.Context, key string) (storage.KeyValue, error) {
+	kv, err := getKey(ctx, s.db, key)
+	if err != nil {
+		return kv, fmt.Errorf("reading %q: %w", key, err)
+	}
+	return kv, nil
+}
+
+func (s *Store) Revision(context.Context) (int64, error) {
+	return s.rev.Load(), nil
+}
+
+// write runs fn in a transaction at the next revision, commits, and hands
+// the event fn describes to the watchers. Publishing under writeMu keeps
+// events in revision order.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx, rev int64) (storage.Event, error)) (storage.Event, error) {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	// A request that ended while it waited its turn does not write. One
+	// that starts is not cut short: it commits or rolls back whole.
+	if err := ctx.Err(); err != nil {
+		return storage.Event{}, err
+	}
+	tx, err := s.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		return storage.Event{}, fmt.Errorf("beginning a write: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
+	rev := s.rev.Load() + 1
+	ev, err := fn(tx, rev)
+	if err != nil {
+		return storage.Event{}, err
+	}
+	if _, err := tx.Exec(`UPDATE meta SET value = ? WHERE name = 'revision'`, rev); err != nil {
+		return storage.Event{}, fmt.Errorf("advancing the revision to %d: %w", rev, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return storage.Event{}, fmt.Errorf("committing revision %d: %w", rev, err)
+	}
+	s.rev.Store(rev)
+	s.hub.publish(ev)
+	return ev, nil
+}
+
+// logWrite appends a write to the log, at its revision.
+func logWrite(tx *sql.Tx, kv storage.KeyValue, deleted bool) error {
+	_, err := tx.Exec(`INSERT INTO log (revision, key, create_revision, deleted, value) VALUES (?, ?, ?, ?, ?)`,
+		kv.ModRevision, kv.Key, kv.CreateRevision, deleted, kv.Value)
+	if err != nil {
+		return fmt.Errorf("logging revision %d: %w", kv.ModRevision, err)
+	}
+	return nil
+}
+
+// own copies a value the store keeps and hands to watchers, so the caller
+// may reuse its slice. Never nil: the column is NOT NULL.
+func own(value []byte) []byte {
+	return append([]byte{}, value...)
+}
+
+func (s *Store) Create(ctx context.Context, key string, value []byte) (storage.KeyValue, error) {
+	if key == "" {
+		return storage.KeyValue{}, errors.New("creating a key: the key is empty")
+	}
+	value = own(value)
+	ev, err := s.write(ctx, func(tx *sql.Tx, rev int64) (storage.Event, error) {
+		result, err := tx.Exec(`INSERT INTO current (key, create_revision, mod_revision, value) VALUES (?, ?, ?, ?)
+			ON CONFLICT (key) DO NOTHING`, key, rev, rev, value)
+		if err != nil {
+			return storage.Event{}, fmt.Errorf("creating %q: %w", key, err)
+		}
+		if n, _ := result.RowsAffected(); n == 0 {
+			return storage.Event{}, fmt.Errorf("creating %q: %w", key, storage.ErrKeyExists)
+		}
+		kv := storage.KeyValue{Key: key, Value: value, CreateRevision: rev, ModRevision: rev}
+		return storage.Event{Type: storage.Put, KV: kv}, logWrite(tx, kv, false)
+	})
+	return ev.KV, err
+}
+
+// casCurrent reads a key inside a write and checks the caller's
+// precondition: its ModRevision is modRevision, unless that is 0.
+func casCurrent(tx *sql.Tx, key string, modRevision int64) (storage.KeyValue, error) {
+	kv, err := getKey(context.Background(), tx, key)
+	if err != nil {
+		return kv, err
+	}
+	if modRevision != 0 && kv.ModRevision != modRevision {
+		return kv, &storage.ConflictError{Expected: modRevision, Current: kv}
+	}
+	return kv, nil
+}
+
+func (s *Store) Update(ctx context.Context, key string, value []byte, modRevision int64) (storage.KeyValue, error) {
+	value = own(value)
+	ev, err := s.write(ctx, func(tx *sql.Tx, rev int64) (storage.Event, error) {
+		prev, err := casCurrent(tx, key, modRevision)
+		if err != nil {
+			return storage.Event{}, fmt.Errorf("updating %q: %w", key, err)
+		}
+		if _, err := tx.Exec(`UPDATE current SET mod_revision = ?, value = ? WHERE key = ?`, rev, value, key); err != nil {
+			return storage.Event{}, fmt.Errorf("updating %q: %w", key, err)
+		}
+		kv := storage.KeyValue{Key: key, Value: value, CreateRevision: prev.CreateRevision, ModRevision: rev}
+		return storage.Event{Type: storage.Put, KV: kv, PrevKV: &prev}, logWrite(tx, kv, false)
+	})
+	return ev.KV, err
+}
+
+// Delete keeps the deleted value in the log's row of the delete: the Delete
+// event carries it, as etcd's carries its PrevKV.
+func (s *Store) Delete(ctx context.Context, key string, modRevision int64) (storage.KeyValue, error) {
+	ev, err := s.write(ctx, func(tx *sql.Tx, rev int64) (storage.Event, error) {
+		prev, err := casCurrent(tx, key, modRevision)
+		if err != nil {
+			return storage.Event{}, fmt.Errorf("deleting %q: %w", key, err)
+		}
+		if _, err := tx.Exec(`DELETE FROM current WHERE key = ?`, key); err != nil {
+			return storage.Event{}, fmt.Errorf("deleting %q: %w", key, err)
+		}
+		kv := storage.KeyValue{Key: key, Value: prev.Value, CreateRevision: prev.CreateRevision, ModRevision: rev}
+		return storage.Event{Type: storage.Delete, KV: kv, PrevKV: &prev}, logWrite(tx, kv, true)
+	})
+	return ev.KV, err
+}
+
+// readRevisions reads the current and the compacted revisions inside a read
+// transaction, so that what the transaction reads next agrees with them.
+func readRevisions(ctx context.Context, tx *sql.Tx) (now, compacted int64, err error) {
+	err = tx.QueryRowContext(ctx, `SELECT (SELECT value FROM meta WHERE name = 'revision'),
+		(SELECT value FROM meta WHERE name = 'compacted')`).Scan(&now, &compacted)
+	if err != nil {
+		return 0, 0, fmt.Errorf("reading the revision: %w", err)
+	}
+	return now, compacted, nil
+}
+
+// readable checks that a revision can be read: compacted <= revision <= now.
+func readable(revision, now, compacted int64) error {
+	if revision < compacted {
+		return fmt.Errorf("revision %d (compacted at %d): %w", revision, compacted, storage.ErrCompacted)
+	}
+	if revision > now {
+		return fmt.Errorf("revision %d (current %d): %w", revision, now, storage.ErrFutureRevision)
+	}
+	return nil
+}
+
+// List reads in one read transaction, so the keys and the revision agree.
+// Now, it reads current; in the past, the log: for each key, its last write
+// at or before the revision, unless that write was a delete.
+func (s *Store) List(ctx context.Context, prefix, startAfter string, limit int, revision int64) ([]storage.KeyValue, int64, bool, error) {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("listing %q: beginning a read: %w", prefix, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
+	now, compacted, err := readRevisions(ctx, tx)
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("listing %q: %w", prefix, err)
+	}
+	rev := revision
+	if rev == 0 {
+		rev = now
+	}
+	if err := readable(rev, now, compacted); err != nil {
+		return nil, 0, false, fmt.Errorf("listing %q: %w", prefix, err)
+	}
+	start, end := keyRange(prefix)
+	// One lower bound, so that the index range starts at the page. As in
+	// etcd, the first key after startAfter is startAfter and a zero byte.
+	if after := startAfter + "\x00"; startAfter != "" && after > start {
+		start = after
+	}
+	n := -1 // SQLite's "no limit"
+	if limit > 0 {
+		n = limit + 1 // one more tells whether more follow
+	}
+	var rows *sql.Rows
+	if rev == now {
+		rows, err = tx.QueryContext(ctx, `SELECT key, value, create_revision, mod_revision FROM current
+			WHERE key >= ? AND key < ?
+			ORDER BY key LIMIT ?`, start, end, n)
+	} else {
+		rows, err = tx.QueryContext(ctx, `SELECT l.key, l.value, l.create_revision, l.revision FROM log l
+			WHERE l.key >= ? AND l.key < ? AND l.deleted = 0
+			  AND l.revision = (SELECT MAX(revision) FROM log WHERE key = l.key AND revision <= ?)
+			ORDER BY l.key LIMIT ?`, start, end, rev, n)
+	}
+	if err != nil {
+		return nil, 0, false, fmt.Errorf("listing %q at revision %d: %w", prefix, rev, err)
+	}
+	defer rows.Close()
+	kvs := []storage.KeyValue{}
+	for rows.Next() {
+		var kv storage.KeyValue
+		if err := rows.Scan(&kv.Key, &kv.Value, &kv.CreateRevision, &kv.ModRevision); err != nil {
+			return nil, 0, false, fmt.Errorf("listing %q at revision %d: %w", prefix, rev, err)
+		}
+		kvs = append(kvs, kv)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, false, fmt.Errorf("listing %q at revision %d: %w", prefix, rev, err)
+	}
+	more := limit > 0 && len(kvs) > limit
+	if more {
+		kvs = kvs[:limit]
+	}
+	return kvs, rev, more, nil
+}
+
+// history reads at most limit events of the keys with prefix after revision
+// after, up to and including upTo, from the log, each with its PrevKV.
+func (s *Store) history(ctx context.Context, prefix string, after, upTo int64, limit int) ([]storage.Event, error) {
+	// One read transaction, so that a compaction committing meanwhile
+	// cannot remove rows between the check and the read: the answer is
+	// the whole history asked for, or ErrCompacted.
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("reading history: beginning a read: %w", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only
+	now, compacted, err := readRevisions(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("reading history: %w", err)
+	}
+	if err := readable(after, now, compacted); err != nil {
+		return nil, fmt.Errorf("reading history: %w", err)
+	}
+	// The previous value of a key is its log row just before; compaction
+	// keeps it (the latest write of each key before the compacted revision
+	// stays). A create has none: the row before, if any, is a delete.
+	start, end := keyRange(prefix)
+	rows, err := tx.QueryContext(ctx, `SELECT l.revision, l.key, l.create_revision, l.deleted, l.value,
+			p.revision, p.create_revision, p.value
+		FROM log l LEFT JOIN log p
+		  ON l.create_revision != l.revision
+		 AND p.revision = (SELECT MAX(revision) FROM log WHERE key = l.key AND revision < l.revision)
+		WHERE l.revision > ? AND l.revision <= ? AND l.key >= ? AND l.key < ?
+		ORDER BY l.revision LIMIT ?`, after, upTo, start, end, limit)
+	if err != nil {
+		return nil, fmt.Errorf("reading history of %q after %d: %w", prefix, after, err)
+	}
+	defer rows.Close()
+	var events []storage.Event
+	for rows.Next() {
+		var ev storage.Event
+		var deleted bool
+		var prevRevision, prevCreateRevision sql.NullInt64
+		var prevValue []byte
+		if err := rows.Scan(&ev.KV.ModRevision, &ev.KV.Key, &ev.KV.CreateRevision, &deleted, &ev.KV.Value,
+			&prevRevision, &prevCreateRevision, &prevValue); err != nil {
+			return nil, fmt.Errorf("reading history of %q after %d: %w", prefix, after, err)
+		}
+		if deleted {
+			ev.Type = storage.Delete
+		}
+		if prevRevision.Valid {
+			ev.PrevKV = &storage.KeyValue{Key: ev.KV.Key, Value: prevValue,
+				CreateRevision: prevCreateRevision.Int64, ModRevision: prevRevision.Int64}
+		}
+		events = append(events, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading history of %q after %d: %w", prefix, after, err)
+	}
+	return events, nil
+}
+
+// Compact forgets history before revision. For each key it keeps the last
+// write before the revision (unless it was a delete), so reads at the
+// revision, and the PrevKV of the events after it, still work.
+func (s *Store) Compact(ctx context.Context, revision int64) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	tx, err := s.db.BeginTx(context.Background(), nil)
+	if err != nil {
+		return fmt.Errorf("compacting to %d: beginning a write: %w", revision, err)
+	}
+	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
+	now, compacted, err := readRevisions(ctx, tx)
+	if err != nil {
+		return fmt.Errorf("compacting to %d: %w", revision, err)
+	}
+	// As etcd: compacting again at or below the compacted revision is an error.
+	if revision <= compacted {
+		return fmt.Errorf("compacting to %d (compacted at %d): %w", revision, compacted, storage.ErrCompacted)
+	}
+	if revision > now {
+		return fmt.Errorf("compacting to %d (current %d): %w", revision, now, storage.ErrFutureRevision)
+	}
+	if _, err := tx.Exec(`DELETE FROM log WHERE revision < ?1 AND (deleted = 1 OR revision <
+		(SELECT MAX(l.revision) FROM log l WHERE l.key = log.key AND l.revision < ?1))`, revision); err != nil {
+		return fmt.Errorf("compacting to %d: %w", revision, err)
+	}
+	if _, err := tx.Exec(`UPDATE meta SET value = ? WHERE name = 'compacted'`, revision); err != nil {
+		return fmt.Errorf("compacting to %d: %w", revision, err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("compacting to %d: %w", revision, err)
+	}
+	return nil
+}
