@@ -1,0 +1,309 @@
+// Package store keeps API objects in a storage.Backend: it turns an object
+// into a value under its key (/registry/<group>/<resource>/<namespace>/<name>),
+// a revision into a resourceVersion, and storage's errors into the Status
+// errors clients expect (404, 409, 410, 504). Updates are compare-and-swap
+// loops, as Kubernetes' GuaranteedUpdate is; lists come in consistent pages
+// read at one revision; watches turn key changes into ADDED, MODIFIED and
+// DELETED events.
+//
+// This is the role of k8s.io/apiserver's pkg/storage/etcd3 store (objects
+// over etcd) under pkg/registry/generic/registry (the generic registry).
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path"
+	"strconv"
+
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/storage"
+)
+
+// Store keeps objects in a backend.
+type Store struct {
+	backend storage.Backend
+}
+
+// New returns a store on a backend.
+func New(backend storage.Backend) *Store { return &Store{backend: backend} }
+
+// Backend is the store's backend, for what works on keys (compaction, health).
+func (s *Store) Backend() storage.Backend { return s.backend }
+
+// Key is where an object lives. path.Join drops the empty group of the core
+// API and the empty namespace of cluster-scoped objects.
+func Key(res *registry.Resource, namespace, name string) string {
+	return path.Join("/registry", res.Group, res.Name, namespace, name)
+}
+
+// Prefix is the key prefix of a resource's objects in a namespace ("" for all).
+func Prefix(res *registry.Resource, namespace string) string {
+	return Key(res, namespace, "") + "/"
+}
+
+// decode turns a stored value into an object stamped with its revision.
+func decode(kv storage.KeyValue) (object.Object, error) {
+	obj, err := object.Decode(kv.Value)
+	if err != nil {
+		return nil, fmt.Errorf("decoding %s: %w", kv.Key, err)
+	}
+	obj.Metadata()["resourceVersion"] = strconv.FormatInt(kv.ModRevision, 10)
+	return obj, nil
+}
+
+// encode drops the resourceVersion: the revision is the truth.
+func encode(obj object.Object) ([]byte, error) {
+	copied := object.Object{}
+	for k, v := range obj {
+		copied[k] = v
+	}
+	meta := map[string]any{}
+	for k, v := range obj.Metadata() {
+		if k != "resourceVersion" {
+			meta[k] = v
+		}
+	}
+	copied["metadata"] = meta
+	return json.Marshal(copied)
+}
+
+// statusError turns a storage error into what a client of res is told.
+func statusError(err error, res *registry.Resource, name string) error {
+	var conflict *storage.ConflictError
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, storage.ErrNotFound):
+		return apierrors.NewNotFound(res.Group, res.Name, name)
+	case errors.Is(err, storage.ErrKeyExists):
+		return apierrors.NewAlreadyExists(res.Group, res.Name, name)
+	case errors.As(err, &conflict):
+		return apierrors.NewConflict(res.Group, res.Name, name, errors.New(apierrors.OptimisticLockErrorMsg))
+	}
+	return err
+}
+
+// readError turns the error of a read at a revision into what a client is
+// told: 410 Expired below the compacted revision, 504 asking to retry above
+// the current one.
+func (s *Store) readError(ctx context.Context, err error, requested int64) error {
+	switch {
+	case errors.Is(err, storage.ErrCompacted):
+		return apierrors.NewExpired(fmt.Sprintf("too old resource version: %d", requested))
+	case errors.Is(err, storage.ErrFutureRevision):
+		current, _ := s.backend.Revision(ctx)
+		return apierrors.NewTooLargeResourceVersion(requested, current)
+	}
+	return err
+}
+
+// Create stores a new object; AlreadyExists if its key is taken.
+func (s *Store) Create(ctx context.Context, res *registry.Resource, obj object.Object) (object.Object, error) {
+	value, err := encode(obj)
+	if err != nil {
+		return nil, fmt.Errorf("encoding %s: %w", res.Kind, err)
+	}
+	kv, err := s.backend.Create(ctx, Key(res, obj.MetaString("namespace"), obj.MetaString("name")), value)
+	if err != nil {
+		return nil, statusError(err, res, obj.MetaString("name"))
+	}
+	return decode(kv)
+}
+
+// Get reads an object as it is now.
+func (s *Store) Get(ctx context.Context, res *registry.Resource, namespace, name string) (object.Object, error) {
+	kv, err := s.backend.Get(ctx, Key(res, namespace, name))
+	if err != nil {
+		return nil, statusError(err, res, name)
+	}
+	return decode(kv)
+}
+
+// ListOptions is one page of a list: after a key, at a revision (0: now), at
+// most Limit matching items (0: all), those Match accepts (nil: all).
+type ListOptions struct {
+	After    string
+	Revision int64
+	Limit    int
+	Match    func(object.Object) bool
+}
+
+// List reads one page, at one revision, and returns the items, that
+// revision, and the key to continue after ("" at the end). With a selector a
+// page may need several reads: the backend is read in batches until the page
+// holds Limit matching items or the range ends, as Kubernetes' etcd3 store does.
+func (s *Store) List(ctx context.Context, res *registry.Resource, namespace string, opts ListOptions) ([]object.Object, int64, string, error) {
+	prefix := Prefix(res, namespace)
+	items := []object.Object{}
+	after, rev := opts.After, opts.Revision
+	for {
+		batch := 500
+		if opts.Limit > 0 && opts.Limit-len(items) < batch {
+			batch = opts.Limit - len(items)
+		}
+		kvs, readAt, more, err := s.backend.List(ctx, prefix, after, batch, rev)
+		if err != nil {
+			return nil, 0, "", s.readError(ctx, err, rev)
+		}
+		rev = readAt // every batch of this page reads at the first one's revision
+		for _, kv := range kvs {
+			after = kv.Key
+			obj, err := decode(kv)
+			if err != nil {
+				return nil, 0, "", err
+			}
+			if opts.Match == nil || opts.Match(obj) {
+				items = append(items, obj)
+			}
+		}
+		if !more {
+			return items, rev, "", nil
+		}
+		if opts.Limit > 0 && len(items) >= opts.Limit {
+			return items, rev, after, nil
+		}
+	}
+}
+
+// Update computes the new object from the current one and writes it only if
+// nobody wrote meanwhile (compare-and-swap on the revision); otherwise it
+// tries again on the newer object. If the new object carries a
+// resourceVersion, it must be the current one: that is how a client says
+// "only if nothing changed" (409 Conflict). tryUpdate gets a fresh object on
+// every attempt and may change it.
+func (s *Store) Update(ctx context.Context, res *registry.Resource, namespace, name string,
+	tryUpdate func(current object.Object) (object.Object, error)) (object.Object, error) {
+	key := Key(res, namespace, name)
+	kv, err := s.backend.Get(ctx, key)
+	for {
+		if err != nil {
+			return nil, statusError(err, res, name)
+		}
+		current, err := decode(kv)
+		if err != nil {
+			return nil, err
+		}
+		currentRV := current.MetaString("resourceVersion")
+		uid, created := current.MetaString("uid"), current.MetaString("creationTimestamp")
+		obj, err := tryUpdate(current)
+		if err != nil {
+			return nil, err
+		}
+		if rv := obj.MetaString("resourceVersion"); rv != "" && rv != currentRV {
+			return nil, apierrors.NewConflict(res.Group, res.Name, name, errors.New(apierrors.OptimisticLockErrorMsg))
+		}
+		meta := obj.Metadata() // what the server owns, the client cannot change
+		meta["uid"], meta["creationTimestamp"] = uid, created
+		value, encodeErr := encode(obj)
+		if encodeErr != nil {
+			return nil, fmt.Errorf("encoding %s: %w", res.Kind, encodeErr)
+		}
+		updated, writeErr := s.backend.Update(ctx, key, value, kv.ModRevision)
+		var conflict *storage.ConflictError
+		if errors.As(writeErr, &conflict) {
+			kv, err = conflict.Current, nil // someone wrote meanwhile: again, on theirs
+			continue
+		}
+		if writeErr != nil {
+			return nil, statusError(writeErr, res, name)
+		}
+		return decode(updated)
+	}
+}
+
+// Delete removes an object if precondition (the client's, nil for none)
+// accepts the current one, and returns it as it last was, at the revision of
+// the delete.
+func (s *Store) Delete(ctx context.Context, res *registry.Resource, namespace, name string,
+	precondition func(current object.Object) error) (object.Object, error) {
+	key := Key(res, namespace, name)
+	kv, err := s.backend.Get(ctx, key)
+	for {
+		if err != nil {
+			return nil, statusError(err, res, name)
+		}
+		current, err := decode(kv)
+		if err != nil {
+			return nil, err
+		}
+		if precondition != nil {
+			if err := precondition(current); err != nil {
+				return nil, err
+			}
+		}
+		deleted, deleteErr := s.backend.Delete(ctx, key, kv.ModRevision)
+		var conflict *storage.ConflictError
+		if errors.As(deleteErr, &conflict) {
+			kv, err = conflict.Current, nil
+			continue
+		}
+		if deleteErr != nil {
+			return nil, statusError(deleteErr, res, name)
+		}
+		return decode(deleted)
+	}
+}
+
+// Event is a change to one object, as a watch sends it.
+type Event struct {
+	Type     string        // ADDED, MODIFIED or DELETED
+	Object   object.Object // the object after the change; for DELETED, as it last was
+	Previous object.Object // the object before the change (nil for ADDED)
+	Revision int64
+}
+
+// Watch sends the changes to a resource's objects in a namespace ("" for
+// all) after revision (0: from now). 410 Expired below the compacted
+// revision. The channel closes when ctx ends or the watcher falls behind.
+func (s *Store) Watch(ctx context.Context, res *registry.Resource, namespace string, revision int64) (<-chan Event, error) {
+	changes, err := s.backend.Watch(ctx, Prefix(res, namespace), revision)
+	if err != nil {
+		return nil, s.readError(ctx, err, revision)
+	}
+	events := make(chan Event)
+	go func() {
+		defer close(events)
+		for change := range changes {
+			ev, err := toEvent(change)
+			if err != nil {
+				return // a value that does not decode: the client lists again
+			}
+			select {
+			case events <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return events, nil
+}
+
+func toEvent(change storage.Event) (Event, error) {
+	ev := Event{Type: "MODIFIED", Revision: change.KV.ModRevision}
+	switch {
+	case change.Type == storage.Delete:
+		ev.Type = "DELETED"
+	case change.IsCreate():
+		ev.Type = "ADDED"
+	}
+	var err error
+	if ev.Object, err = decode(change.KV); err != nil {
+		return ev, err
+	}
+	if change.PrevKV != nil {
+		if ev.Previous, err = decode(*change.PrevKV); err != nil {
+			return ev, err
+		}
+	}
+	return ev, nil
+}
+
+// Revision is the store's current revision: the resourceVersion of a list read now.
+func (s *Store) Revision(ctx context.Context) (int64, error) {
+	return s.backend.Revision(ctx)
+}

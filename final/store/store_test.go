@@ -1,0 +1,208 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/storage/sqlite"
+)
+
+var configmaps = &registry.Resource{Version: "v1", Name: "configmaps", Kind: "ConfigMap", Namespaced: true}
+
+func newStore(t *testing.T) *Store {
+	t.Helper()
+	backend, err := sqlite.Open(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { backend.Close() })
+	return New(backend)
+}
+
+func configMap(namespace, name, value string) object.Object {
+	return object.Object{"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": name, "namespace": namespace, "uid": "uid-" + name, "creationTimestamp": "2026-01-01T00:00:00Z"},
+		"data":     map[string]any{"v": value}}
+}
+
+func reason(err error) string { return apierrors.ReasonForError(err) }
+
+func TestCreateGetUpdateDelete(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	created, err := s.Create(ctx, configmaps, configMap("default", "a", "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rv := created.MetaString("resourceVersion")
+	if rv == "" || Key(configmaps, "default", "a") != "/registry/configmaps/default/a" {
+		t.Fatalf("created %v", created)
+	}
+	if _, err := s.Create(ctx, configmaps, configMap("default", "a", "1")); reason(err) != "AlreadyExists" {
+		t.Errorf("second create: %v", err)
+	}
+	got, err := s.Get(ctx, configmaps, "default", "a")
+	if err != nil || got.MetaString("resourceVersion") != rv {
+		t.Fatalf("get: %v %v", got, err)
+	}
+
+	updated, err := s.Update(ctx, configmaps, "default", "a", func(current object.Object) (object.Object, error) {
+		current["data"] = map[string]any{"v": "2"}
+		current.Metadata()["uid"] = "forged" // the server's, not the client's
+		return current, nil
+	})
+	if err != nil || updated.MetaString("uid") != "uid-a" || updated.MetaString("resourceVersion") == rv {
+		t.Fatalf("update: %v %v", updated, err)
+	}
+	// A stale resourceVersion is a conflict.
+	_, err = s.Update(ctx, configmaps, "default", "a", func(current object.Object) (object.Object, error) {
+		current.Metadata()["resourceVersion"] = rv
+		return current, nil
+	})
+	if reason(err) != "Conflict" {
+		t.Errorf("stale update: %v", err)
+	}
+	refuse := fmt.Errorf("no")
+	if _, err := s.Delete(ctx, configmaps, "default", "a", func(object.Object) error { return refuse }); err != refuse {
+		t.Errorf("precondition: %v", err)
+	}
+	deleted, err := s.Delete(ctx, configmaps, "default", "a", nil)
+	if err != nil || deleted.MetaString("name") != "a" {
+		t.Fatalf("delete: %v %v", deleted, err)
+	}
+	if _, err := s.Get(ctx, configmaps, "default", "a"); reason(err) != "NotFound" {
+		t.Errorf("get after delete: %v", err)
+	}
+	if _, err := s.Update(ctx, configmaps, "default", "a", func(c object.Object) (object.Object, error) { return c, nil }); reason(err) != "NotFound" {
+		t.Errorf("update after delete: %v", err)
+	}
+}
+
+// Concurrent read-modify-writes on one object lose nothing: the loser of a
+// compare-and-swap tries again on the winner's object.
+func TestUpdateRetries(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	if _, err := s.Create(ctx, configmaps, configMap("default", "counter", "0")); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 10 {
+				_, err := s.Update(ctx, configmaps, "default", "counter", func(c object.Object) (object.Object, error) {
+					var n int
+					fmt.Sscan(c["data"].(map[string]any)["v"].(string), &n)
+					c["data"] = map[string]any{"v": fmt.Sprint(n + 1)}
+					return c, nil
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got, _ := s.Get(ctx, configmaps, "default", "counter")
+	if v := got["data"].(map[string]any)["v"]; v != "80" {
+		t.Errorf("counter %v, want 80", v)
+	}
+}
+
+func TestListPagesAtOneRevision(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	for i := range 7 {
+		if _, err := s.Create(ctx, configmaps, configMap("ns", fmt.Sprintf("cm%d", i), fmt.Sprint(i%2))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Create(ctx, configmaps, configMap("ns-b", "other", "1")); err != nil {
+		t.Fatal(err)
+	}
+	odd := func(o object.Object) bool { return o["data"].(map[string]any)["v"] == "1" }
+	first, rev, next, err := s.List(ctx, configmaps, "ns", ListOptions{Limit: 2, Match: odd})
+	if err != nil || next == "" || len(first) != 2 {
+		t.Fatalf("first page: %d items, next %q, %v", len(first), next, err)
+	}
+	// A write between pages does not show in the next page.
+	if _, err := s.Create(ctx, configmaps, configMap("ns", "cm9", "1")); err != nil {
+		t.Fatal(err)
+	}
+	second, rev2, next2, err := s.List(ctx, configmaps, "ns", ListOptions{After: next, Revision: rev, Limit: 2, Match: odd})
+	if err != nil || rev2 != rev || next2 != "" {
+		t.Fatalf("second page: rev %d (want %d), next %q, %v", rev2, rev, next2, err)
+	}
+	var names []string
+	for _, o := range slices.Concat(first, second) {
+		names = append(names, o.MetaString("name"))
+	}
+	if !slices.Equal(names, []string{"cm1", "cm3", "cm5"}) {
+		t.Errorf("pages hold %v", names)
+	}
+	all, _, _, _ := s.List(ctx, configmaps, "", ListOptions{})
+	if len(all) != 9 {
+		t.Errorf("all namespaces: %d items", len(all))
+	}
+	if _, _, _, err := s.List(ctx, configmaps, "ns", ListOptions{Revision: rev + 1000}); reason(err) != "Timeout" {
+		t.Errorf("future revision: %v", err)
+	}
+	current, _ := s.Revision(ctx)
+	if err := s.Backend().Compact(ctx, current); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, _, err := s.List(ctx, configmaps, "ns", ListOptions{Revision: rev}); reason(err) != "Expired" {
+		t.Errorf("compacted revision: %v", err)
+	}
+}
+
+func TestWatch(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s := newStore(t)
+	created, _ := s.Create(ctx, configmaps, configMap("ns", "a", "1"))
+	from := created.MetaString("resourceVersion")
+	var rev int64
+	fmt.Sscan(from, &rev)
+	events, err := s.Watch(ctx, configmaps, "ns", rev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Update(ctx, configmaps, "ns", "a", func(c object.Object) (object.Object, error) { c["data"] = map[string]any{"v": "2"}; return c, nil })
+	s.Create(ctx, configmaps, configMap("elsewhere", "b", "1"))
+	s.Create(ctx, configmaps, configMap("ns", "c", "1"))
+	s.Delete(ctx, configmaps, "ns", "a", nil)
+	var got []string
+	for len(got) < 3 {
+		select {
+		case ev := <-events:
+			got = append(got, ev.Type+" "+ev.Object.MetaString("name"))
+			if ev.Type == "MODIFIED" && ev.Previous["data"].(map[string]any)["v"] != "1" {
+				t.Errorf("previous of MODIFIED: %v", ev.Previous)
+			}
+			if ev.Object.MetaString("resourceVersion") != fmt.Sprint(ev.Revision) {
+				t.Errorf("event object at %s, event at %d", ev.Object.MetaString("resourceVersion"), ev.Revision)
+			}
+		case <-ctx.Done():
+			t.Fatalf("events so far: %v", got)
+		}
+	}
+	if !slices.Equal(got, []string{"MODIFIED a", "ADDED c", "DELETED a"}) {
+		t.Errorf("events %v", got)
+	}
+	current, _ := s.Revision(ctx)
+	if err := s.Backend().Compact(ctx, current); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Watch(ctx, configmaps, "ns", rev); reason(err) != "Expired" {
+		t.Errorf("watch from a compacted revision: %v", err)
+	}
+}
