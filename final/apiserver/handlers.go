@@ -1,0 +1,405 @@
+// The generic handler: one set of verbs for every stored resource. Kubernetes
+// does the same: its generic registry store handles pods, configmaps and
+// custom resources alike, and only small per-resource strategies differ.
+package apiserver
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/admission"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/patch"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/request"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/store"
+)
+
+func (s *APIServer) list(res *registry.Resource, r *http.Request, namespace, _ string) (any, int, error) {
+	match, err := parseSelectors(r, res)
+	if err != nil {
+		return nil, 0, err
+	}
+	opts, err := s.parseListOptions(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	opts.Match = match
+	items, rev, next, err := s.Store.List(r.Context(), res, namespace, opts)
+	if err != nil {
+		if opts.After != "" && apierrors.ReasonForError(err) == "Expired" {
+			return nil, 0, errContinueExpired()
+		}
+		return nil, 0, err
+	}
+	for i, item := range items {
+		items[i] = present(res, item)
+	}
+	meta := map[string]any{"resourceVersion": strconv.FormatInt(rev, 10)}
+	if next != "" {
+		meta["continue"] = encodeContinue(rev, next)
+	}
+	return map[string]any{"kind": res.ListKindOrDefault(), "apiVersion": res.GroupVersion(), "metadata": meta, "items": items},
+		http.StatusOK, nil
+}
+
+// get reads the latest object. A resourceVersion asks for "at least this
+// new": the latest always is, unless the client names a revision this store
+// has not reached.
+func (s *APIServer) get(res *registry.Resource, r *http.Request, namespace, name string) (any, int, error) {
+	if rv := r.URL.Query().Get("resourceVersion"); rv != "" {
+		n, err := parseResourceVersion(rv)
+		if err != nil {
+			return nil, 0, err
+		}
+		if now, err := s.Store.Revision(r.Context()); err == nil && n > now {
+			return nil, 0, apierrors.NewTooLargeResourceVersion(n, now)
+		}
+	}
+	obj, err := s.Store.Get(r.Context(), res, namespace, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	return present(res, obj), http.StatusOK, nil
+}
+
+func (s *APIServer) create(res *registry.Resource, r *http.Request, namespace, _ string) (any, int, error) {
+	obj, err := ReadObject(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := checkTypeMeta(res, obj); err != nil {
+		return nil, 0, err
+	}
+	if err := checkFieldValidation(r, res, obj); err != nil {
+		return nil, 0, err
+	}
+	if err := checkNamespace(obj, namespace); err != nil {
+		return nil, 0, err
+	}
+	meta := obj.Metadata()
+	meta["uid"], meta["creationTimestamp"] = object.NewUID(), object.Now()
+	delete(meta, "resourceVersion") // the store sets it
+
+	// With generateName and no name, the server picks the name. A random
+	// suffix can collide; Kubernetes then tries again a few times.
+	generated := obj.MetaString("name") == "" && obj.MetaString("generateName") != ""
+	for attempt := 1; ; attempt++ {
+		if generated {
+			meta["name"] = object.GenerateName(obj.MetaString("generateName"))
+		}
+		name := obj.MetaString("name")
+		if err := s.admit(r, "CREATE", res, obj, nil); err != nil {
+			return nil, 0, err
+		}
+		// A mutating webhook may change the object, not rename or move it.
+		if n := obj.MetaString("name"); n != name {
+			return nil, 0, apierrors.NewBadRequest("admission changed the name of the object from %s to %s", name, n)
+		}
+		if err := checkNamespace(obj, namespace); err != nil {
+			return nil, 0, err
+		}
+		if isDryRun(r) {
+			return present(res, obj), http.StatusCreated, nil
+		}
+		toStorage(res, obj)
+		created, err := s.Store.Create(r.Context(), res, obj)
+		if err == nil {
+			s.afterWrite(r.Context(), res, Created, created)
+			return present(res, created), http.StatusCreated, nil
+		}
+		if !generated || attempt == 8 || !apierrors.IsAlreadyExists(err) {
+			return nil, 0, err
+		}
+	}
+}
+
+// update replaces an object with the one in the body (PUT).
+func (s *APIServer) update(res *registry.Resource, r *http.Request, namespace, name string) (any, int, error) {
+	body, err := ReadObject(r)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := checkTypeMeta(res, body); err != nil {
+		return nil, 0, err
+	}
+	if err := checkFieldValidation(r, res, body); err != nil {
+		return nil, 0, err
+	}
+	return s.write(res, r, namespace, name, func(object.Object) (object.Object, error) {
+		return object.Object(object.DeepCopy(map[string]any(body)).(map[string]any)), nil // each attempt starts from the request
+	})
+}
+
+// patch applies a patch to the stored object and stores the result.
+func (s *APIServer) patch(res *registry.Resource, r *http.Request, namespace, name string) (any, int, error) {
+	accepted := patch.PatchTypes
+	if res.Custom != nil {
+		// Strategic merge needs each list's merge key, which Kubernetes
+		// reads from Go types; custom resources have none.
+		accepted = []string{patch.JSONPatchType, patch.MergePatchType}
+	}
+	patchType, body, err := object.ReadBody(r, accepted...)
+	if err != nil {
+		return nil, 0, err
+	}
+	return s.write(res, r, namespace, name, func(current object.Object) (object.Object, error) {
+		patched, err := patch.Apply(res.Kind, patchType, current, body)
+		if err != nil {
+			return nil, err
+		}
+		obj := object.Object(patched)
+		return obj, checkFieldValidation(r, res, obj)
+	})
+}
+
+// write is an update however the new object is made: from the current one
+// (as the client sees it), through admission, then stored if nobody wrote
+// meanwhile. A dry run stops before the store.
+func (s *APIServer) write(res *registry.Resource, r *http.Request, namespace, name string,
+	build func(current object.Object) (object.Object, error)) (any, int, error) {
+	ctx := r.Context()
+	prepare := func(stored object.Object) (object.Object, error) {
+		current := present(res, stored)
+		obj, err := build(current)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.admitUpdate(r, res, obj, current, namespace, name); err != nil {
+			return nil, err
+		}
+		return obj, nil
+	}
+	if isDryRun(r) {
+		stored, err := s.Store.Get(ctx, res, namespace, name)
+		if err != nil {
+			return nil, 0, err
+		}
+		obj, err := prepare(stored)
+		if err != nil {
+			return nil, 0, err
+		}
+		if rv := obj.MetaString("resourceVersion"); rv != "" && rv != stored.MetaString("resourceVersion") {
+			return nil, 0, apierrors.NewConflict(res.Group, res.Name, name, errOptimisticLock)
+		}
+		return present(res, obj), http.StatusOK, nil
+	}
+	updated, err := s.Store.Update(ctx, res, namespace, name, func(stored object.Object) (object.Object, error) {
+		obj, err := prepare(stored)
+		if err != nil {
+			return nil, err
+		}
+		toStorage(res, obj)
+		return obj, nil
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	s.afterWrite(ctx, res, Updated, updated)
+	return present(res, updated), http.StatusOK, nil
+}
+
+// admitUpdate is what an updated object must pass, however it was built:
+// it must still be the object of the URL, then admission.
+func (s *APIServer) admitUpdate(r *http.Request, res *registry.Resource, obj, current object.Object, namespace, name string) error {
+	if err := checkTypeMeta(res, obj); err != nil {
+		return err
+	}
+	if err := sameObject(obj, namespace, name); err != nil {
+		return err
+	}
+	if err := s.admit(r, "UPDATE", res, obj, current); err != nil {
+		return err
+	}
+	return sameObject(obj, namespace, name) // a webhook may have renamed or moved it
+}
+
+// sameObject checks that obj is still the object of the URL.
+func sameObject(obj object.Object, namespace, name string) error {
+	if n := obj.MetaString("name"); n != name {
+		return apierrors.NewBadRequest("the name of the object (%s) does not match the name on the URL (%s)", n, name)
+	}
+	return checkNamespace(obj, namespace)
+}
+
+func (s *APIServer) delete(res *registry.Resource, r *http.Request, namespace, name string) (any, int, error) {
+	if deleter := s.Deleters[res.QualifiedName()]; deleter != nil {
+		return deleter(res, r, namespace, name)
+	}
+	check, err := readPreconditions(r, res, name)
+	if err != nil {
+		return nil, 0, err
+	}
+	obj, err := s.DeleteObject(r, res, namespace, name, check)
+	if err != nil {
+		return nil, 0, err
+	}
+	return present(res, obj), http.StatusOK, nil
+}
+
+// DeleteObject deletes one object through admission (and, unless it is a dry
+// run, the store and the hooks). Deleters use it too.
+func (s *APIServer) DeleteObject(r *http.Request, res *registry.Resource, namespace, name string, check func(object.Object) error) (object.Object, error) {
+	ctx := r.Context()
+	current, err := s.Store.Get(ctx, res, namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	if check != nil {
+		if err := check(current); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.admit(r, "DELETE", res, nil, current); err != nil {
+		return nil, err
+	}
+	if isDryRun(r) {
+		return current, nil
+	}
+	obj, err := s.Store.Delete(ctx, res, namespace, name, check)
+	if err != nil {
+		return nil, err
+	}
+	s.afterWrite(ctx, res, Deleted, obj)
+	return obj, nil
+}
+
+// deleteCollection deletes every object the selectors match, one by one,
+// each through admission, and returns them as a list.
+func (s *APIServer) deleteCollection(res *registry.Resource, r *http.Request, namespace, _ string) (any, int, error) {
+	match, err := parseSelectors(r, res)
+	if err != nil {
+		return nil, 0, err
+	}
+	items, rev, _, err := s.Store.List(r.Context(), res, namespace, store.ListOptions{Match: match})
+	if err != nil {
+		return nil, 0, err
+	}
+	deleted := []object.Object{}
+	for _, item := range items {
+		obj, err := s.DeleteObject(r, res, item.MetaString("namespace"), item.MetaString("name"), nil)
+		if apierrors.IsNotFound(err) {
+			continue // gone meanwhile
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		deleted = append(deleted, present(res, obj))
+	}
+	return map[string]any{"kind": res.ListKindOrDefault(), "apiVersion": res.GroupVersion(),
+		"metadata": map[string]any{"resourceVersion": strconv.FormatInt(rev, 10)}, "items": deleted}, http.StatusOK, nil
+}
+
+// admit runs the whole pipeline on one write. obj is changed in place by
+// defaults, mutating plugins and the strategy; on DELETE it is nil.
+func (s *APIServer) admit(r *http.Request, operation string, res *registry.Resource, obj, old object.Object) error {
+	ctx := r.Context()
+	info := request.RequestInfoFrom(ctx)
+	a := &admission.Attributes{Operation: operation, Resource: res, Subresource: info.Subresource,
+		Object: obj, OldObject: old, User: request.UserFrom(ctx), DryRun: isDryRun(r)}
+	for _, o := range []object.Object{obj, old} {
+		if o != nil {
+			a.Namespace, a.Name = o.MetaString("namespace"), o.MetaString("name")
+			break
+		}
+	}
+	if obj != nil {
+		s.defaults(res, obj)
+	}
+	if err := s.Admission.Admit(ctx, a); err != nil {
+		return err
+	}
+	if obj != nil {
+		// The resource's strategy has the last word on what may change,
+		// then the object is validated as it will be stored.
+		if old == nil {
+			prepareForCreate(res, obj)
+		} else {
+			prepareForUpdate(res, obj, old, info.Subresource)
+		}
+		if err := s.validate(res, obj, old); err != nil {
+			return err
+		}
+		if s.Escalation != nil {
+			if err := s.Escalation(ctx, request.UserFrom(ctx), res, obj); err != nil {
+				return err
+			}
+		}
+	}
+	return s.Admission.Validate(ctx, a)
+}
+
+func (s *APIServer) defaults(res *registry.Resource, obj object.Object) {
+	if custom, ok := res.Custom.(CustomResource); ok {
+		custom.PruneAndDefault(obj)
+		return
+	}
+	if s.Default != nil {
+		s.Default(res, obj)
+	}
+}
+
+func (s *APIServer) validate(res *registry.Resource, obj, old object.Object) error {
+	var causes []apierrors.Cause
+	if s.Validate != nil {
+		c, err := s.Validate(res, obj, old)
+		if err != nil {
+			return err
+		}
+		causes = c
+	}
+	if custom, ok := res.Custom.(CustomResource); ok {
+		causes = append(causes, custom.Validate(obj)...)
+	}
+	if len(causes) > 0 {
+		return apierrors.NewInvalid(res.Group, res.Kind, obj.MetaString("name"), causes)
+	}
+	return nil
+}
+
+// checkNamespace sets metadata.namespace from the URL, refusing a body that
+// names another one, and clears it for cluster-scoped objects.
+func checkNamespace(obj object.Object, namespace string) error {
+	if ns := obj.MetaString("namespace"); ns != "" && ns != namespace {
+		if namespace == "" {
+			delete(obj.Metadata(), "namespace") // Kubernetes ignores it on cluster-scoped objects
+			return nil
+		}
+		return apierrors.NewBadRequest("the namespace of the provided object does not match the namespace sent on the request")
+	}
+	if namespace != "" {
+		obj.Metadata()["namespace"] = namespace
+	}
+	return nil
+}
+
+// checkTypeMeta fills in apiVersion and kind when the client left them out,
+// and refuses a body that names another type than the URL does.
+func checkTypeMeta(res *registry.Resource, obj object.Object) error {
+	if v, ok := obj["apiVersion"]; ok && v != res.GroupVersion() {
+		return apierrors.NewBadRequest("the API version in the data (%v) does not match the expected API version (%s)", v, res.GroupVersion())
+	}
+	if k, ok := obj["kind"]; ok && k != res.Kind {
+		return apierrors.NewBadRequest("the kind in the data (%v) does not match the expected kind (%s)", k, res.Kind)
+	}
+	obj["apiVersion"], obj["kind"] = res.GroupVersion(), res.Kind
+	return nil
+}
+
+// present turns a stored object into what the client reads: for a custom
+// resource, its served version (a copy: stored objects are shared with
+// watchers); built-in objects are served as stored.
+func present(res *registry.Resource, obj object.Object) object.Object {
+	if custom, ok := res.Custom.(CustomResource); ok && obj != nil {
+		return custom.Present(obj)
+	}
+	return obj
+}
+
+// toStorage puts a custom object in its storage version before a write.
+func toStorage(res *registry.Resource, obj object.Object) {
+	if custom, ok := res.Custom.(CustomResource); ok {
+		custom.ToStorage(obj)
+	}
+}

@@ -1,0 +1,219 @@
+// Watch: every list endpoint also streams changes (?watch=true), from the
+// current state or from a resourceVersion, with bookmarks, 410 Gone for
+// compacted history, and selectors that turn changes into ADDED or DELETED
+// for a watcher. The store delivers the changes (storage replays history
+// and then follows live writes, with no gap and no duplicate); this file
+// turns them into watch events on the wire.
+package apiserver
+
+import (
+	"encoding/json"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/store"
+)
+
+// watchOptions are a watch request's query parameters.
+type watchOptions struct {
+	resourceVersion   int64
+	sendInitialEvents bool
+	endBookmark       bool // sendInitialEvents=true asks for the initial-events-end bookmark
+	bookmarks         bool
+	timeout           time.Duration
+	match             func(object.Object) bool
+}
+
+// defaultWatchTimeout applies when the client sets no timeoutSeconds.
+const defaultWatchTimeout = 30 * time.Minute
+
+func parseWatchOptions(r *http.Request) (watchOptions, error) {
+	q := r.URL.Query()
+	o := watchOptions{timeout: defaultWatchTimeout, bookmarks: q.Get("allowWatchBookmarks") == "true"}
+	rv := q.Get("resourceVersion")
+	if rv != "" {
+		n, err := parseResourceVersion(rv)
+		if err != nil {
+			return o, err
+		}
+		o.resourceVersion = n
+	}
+	if t := q.Get("timeoutSeconds"); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil || n < 0 {
+			return o, apierrors.NewBadRequest("invalid timeoutSeconds %q", t)
+		}
+		if n > 0 {
+			o.timeout = time.Duration(n) * time.Second
+		}
+	}
+	// sendInitialEvents (the "watch list" of newer clients): the state as
+	// ADDED events, then a bookmark saying it is complete, then changes.
+	match := q.Get("resourceVersionMatch")
+	switch q.Get("sendInitialEvents") {
+	case "":
+		// a plain watch: resourceVersion "" and "0" start with the state too
+		if match != "" {
+			return o, apierrors.NewBadRequest("resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided")
+		}
+		o.sendInitialEvents = o.resourceVersion == 0
+		return o, nil
+	case "true":
+		o.sendInitialEvents, o.endBookmark = true, true
+	case "false":
+	default:
+		return o, apierrors.NewBadRequest("invalid sendInitialEvents %q", q.Get("sendInitialEvents"))
+	}
+	if match != "NotOlderThan" {
+		return o, apierrors.NewBadRequest("sendInitialEvents requires resourceVersionMatch=NotOlderThan")
+	}
+	return o, nil
+}
+
+// serveWatch streams the events of one resource in one namespace ("" for all).
+func (s *APIServer) serveWatch(w http.ResponseWriter, r *http.Request, res *registry.Resource, namespace string) {
+	o, err := parseWatchOptions(r)
+	if err == nil {
+		o.match, err = parseSelectors(r, res)
+	}
+	if err != nil {
+		apierrors.WriteError(w, err)
+		return
+	}
+	flusher, ok := w.(http.Flusher)
+	if !ok {
+		apierrors.WriteError(w, apierrors.NewInternalError(errNoStreaming))
+		return
+	}
+	ctx := r.Context()
+	// A revision this store has not reached yet cannot be watched from.
+	if now, err := s.Store.Revision(ctx); err == nil && o.resourceVersion > now {
+		apierrors.WriteError(w, apierrors.NewTooLargeResourceVersion(o.resourceVersion, now))
+		return
+	}
+
+	// What came before: the state as of one revision, or nothing (the
+	// watch then starts after the client's resourceVersion).
+	var initial []object.Object
+	from := o.resourceVersion
+	if o.sendInitialEvents {
+		initial, from, _, err = s.Store.List(ctx, res, namespace, store.ListOptions{Match: o.match})
+		if err != nil {
+			apierrors.WriteError(w, err)
+			return
+		}
+	}
+	if from == 0 { // from now: pin the revision, so that a bookmark can name it
+		if from, err = s.Store.Revision(ctx); err != nil {
+			apierrors.WriteError(w, err)
+			return
+		}
+	}
+	events, watchErr := s.Store.Watch(ctx, res, namespace, from)
+
+	w.Header().Set("Content-Type", "application/json;stream=watch")
+	w.WriteHeader(http.StatusOK)
+	flusher.Flush() // the client learns the watch started, before any event
+	enc := json.NewEncoder(w)
+	send := func(eventType string, obj any) bool {
+		if err := enc.Encode(struct {
+			Type   string `json:"type"`
+			Object any    `json:"object"`
+		}{eventType, obj}); err != nil {
+			return false // the client is gone
+		}
+		flusher.Flush()
+		return true
+	}
+	sent := from // every event up to here has been sent
+	bookmark := func(annotations map[string]any) bool {
+		meta := map[string]any{"resourceVersion": strconv.FormatInt(sent, 10)}
+		if annotations != nil {
+			meta["annotations"] = annotations
+		}
+		return send("BOOKMARK", map[string]any{"kind": res.Kind, "apiVersion": res.GroupVersion(), "metadata": meta})
+	}
+	if watchErr != nil { // 410 Expired: the client lists again
+		send("ERROR", apierrors.ToStatus(watchErr))
+		return
+	}
+	for _, obj := range initial {
+		if !send("ADDED", present(res, obj)) {
+			return
+		}
+	}
+	if o.bookmarks && o.endBookmark && !bookmark(map[string]any{"k8s.io/initial-events-end": "true"}) {
+		return
+	}
+
+	// Then changes, bookmarks, until the timeout or the client leaves.
+	timeout := time.NewTimer(o.timeout)
+	defer timeout.Stop()
+	interval := s.BookmarkInterval
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		select {
+		case ev, open := <-events:
+			if !open {
+				return // fell behind, or the server is stopping: the client lists and watches again
+			}
+			sent = ev.Revision
+			if eventType, obj, ok := filtered(ev, o.match); ok && !send(eventType, present(res, obj)) {
+				return
+			}
+		case <-ticker.C:
+			if o.bookmarks && !bookmark(nil) {
+				return
+			}
+		case <-timeout.C:
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// filtered applies the selectors to an event, with the transitions
+// Kubernetes defines: an object that starts matching is ADDED for this
+// watcher, one that stops matching is DELETED, sent as it last matched at
+// the change's revision (k8s.io/apiserver's cacheWatcher.convertToWatchEvent).
+func filtered(ev store.Event, match func(object.Object) bool) (string, object.Object, bool) {
+	if ev.Type == "DELETED" {
+		return "DELETED", ev.Object, ev.Previous == nil || match(ev.Previous)
+	}
+	now := match(ev.Object)
+	before := ev.Previous != nil && match(ev.Previous)
+	switch {
+	case now && before:
+		return "MODIFIED", ev.Object, true
+	case now:
+		return "ADDED", ev.Object, true
+	case before:
+		return "DELETED", withResourceVersion(ev.Previous, ev.Revision), true
+	}
+	return "", nil, false
+}
+
+// withResourceVersion copies an object with another resourceVersion (an
+// object that stops matching is reported at the revision of the change).
+func withResourceVersion(obj object.Object, rev int64) object.Object {
+	out := object.Object{}
+	for k, v := range obj {
+		out[k] = v
+	}
+	meta := map[string]any{}
+	for k, v := range obj.Metadata() {
+		meta[k] = v
+	}
+	meta["resourceVersion"] = strconv.FormatInt(rev, 10)
+	out["metadata"] = meta
+	return out
+}

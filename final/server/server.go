@@ -1,0 +1,289 @@
+// Package server assembles the API server from final/'s packages, the way
+// kube-apiserver's app package does (cmd/kube-apiserver/app/server.go and
+// k8s.io/apiserver/pkg/server/config.go): storage, the registry, the
+// authenticators, the authorizers, admission, the API handlers and the
+// filter chain around them, then serves HTTPS until its context ends, and
+// shuts down gracefully.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/admission"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apis"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apiserver"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/authn"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/authz"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/request"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/storage"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/storage/etcd"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/storage/sqlite"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/store"
+)
+
+// Server is the assembled API server.
+type Server struct {
+	opts      *Options
+	creds     *credentials
+	backend   storage.Backend
+	store     *store.Store
+	registry  *registry.Registry
+	rbac      *authz.RBAC
+	api       *apiserver.APIServer
+	handler   http.Handler
+	tls       *tls.Config
+	storeDesc string
+	tokens    authn.TokenAuthenticators // what TokenReview asks
+}
+
+// New builds the server: it opens the store, bootstraps what a new cluster
+// has, and wires the request pipeline. Nothing listens yet.
+func New(ctx context.Context, o *Options) (*Server, error) {
+	creds, err := bootstrapCredentials(o)
+	if err != nil {
+		return nil, fmt.Errorf("bootstrap: %w", err)
+	}
+	s := &Server{opts: o, creds: creds}
+	if s.backend, s.storeDesc, err = openBackend(ctx, o, creds.dir); err != nil {
+		return nil, fmt.Errorf("storage: %w", err)
+	}
+	s.store = store.New(s.backend)
+	s.registry = registry.New(BuiltinResources(), object.ValidateDNS1123Subdomain)
+	lookup := s.registry.Lookup
+	s.rbac = &authz.RBAC{Store: s.store, Roles: lookup(authz.Group, "roles"), ClusterRoles: lookup(authz.Group, "clusterroles"),
+		RoleBindings: lookup(authz.Group, "rolebindings"), ClusterRoleBindings: lookup(authz.Group, "clusterrolebindings")}
+	authorizer, err := authz.New(o.AuthorizationMode, s.rbac)
+	if err != nil {
+		return nil, err
+	}
+	chain, err := admission.NewChain(o.EnableAdmissionPlugins, o.DisableAdmissionPlugins, admission.Dependencies{Store: s.store, Registry: s.registry})
+	if err != nil {
+		return nil, err
+	}
+	if err := s.bootstrapObjects(ctx); err != nil {
+		return nil, err
+	}
+	authenticator, sas, err := s.authenticators(o, creds)
+	if err != nil {
+		return nil, fmt.Errorf("authentication: %w", err)
+	}
+	s.api = &apiserver.APIServer{
+		Registry: s.registry, Store: s.store, Admission: chain,
+		Default:  apis.Default,
+		Validate: apis.Validate,
+		Escalation: func(ctx context.Context, user *request.User, res *registry.Resource, obj object.Object) error {
+			return s.rbac.CheckEscalation(ctx, authorizer, user, res, obj)
+		},
+		BookmarkInterval: o.WatchBookmarkInterval,
+		Version:          versionInfo(),
+	}
+	s.api.AfterWrite = append(s.api.AfterWrite, func(ctx context.Context, res *registry.Resource, event apiserver.Event, obj object.Object) {
+		if res.Namespaced {
+			if err := chain.RefreshQuota(ctx, res, obj.MetaString("namespace")); err != nil {
+				log.Printf("refreshing quota in %s: %v", obj.MetaString("namespace"), err)
+			}
+		}
+		if res.Group == "" && res.Name == "namespaces" && event == apiserver.Created {
+			if err := admission.CreateDefaultServiceAccount(ctx, s.store, s.registry, obj.MetaString("name")); err != nil {
+				log.Printf("creating the default ServiceAccount of %s: %v", obj.MetaString("name"), err)
+			}
+		}
+	})
+	s.api.Handlers = s.authAPIs(authorizer, sas)
+	s.api.Deleters = map[string]apiserver.VerbHandler{"namespaces": s.deleteNamespace}
+
+	if s.tls, err = serverTLS(creds); err != nil {
+		return nil, fmt.Errorf("TLS: %w", err)
+	}
+	s.handler = s.filters(s.routes(), authenticator, authorizer)
+	return s, nil
+}
+
+// openBackend opens SQLite in the data directory, or etcd with --etcd-servers.
+func openBackend(ctx context.Context, o *Options, dir string) (storage.Backend, string, error) {
+	if len(o.EtcdServers) == 0 {
+		file := filepath.Join(dir, "state.db")
+		b, err := sqlite.Open(file)
+		return b, file + " (SQLite, WAL, synchronous=FULL)", err
+	}
+	var tlsConfig *tls.Config
+	if o.EtcdCAFile != "" || o.EtcdCertFile != "" {
+		tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		if o.EtcdCAFile != "" {
+			pool, err := certPool(o.EtcdCAFile)
+			if err != nil {
+				return nil, "", fmt.Errorf("--etcd-cafile: %w", err)
+			}
+			tlsConfig.RootCAs = pool
+		}
+		if o.EtcdCertFile != "" {
+			cert, err := tls.LoadX509KeyPair(o.EtcdCertFile, o.EtcdKeyFile)
+			if err != nil {
+				return nil, "", fmt.Errorf("--etcd-certfile: %w", err)
+			}
+			tlsConfig.Certificates = []tls.Certificate{cert}
+		}
+	}
+	// Keys already start with /registry; --etcd-prefix puts them below a
+	// prefix of its own, as kube-apiserver's does.
+	prefix := strings.TrimSuffix(o.EtcdPrefix, "/registry")
+	b, err := etcd.New(ctx, o.EtcdServers, tlsConfig, prefix)
+	return b, "etcd " + strings.Join(o.EtcdServers, ","), err
+}
+
+// authenticators builds the union, in kube-apiserver's order: request
+// headers from the front proxy, client certificates, then bearer tokens
+// (token file, service-account JWTs).
+func (s *Server) authenticators(o *Options, c *credentials) (authn.Authenticator, *authn.ServiceAccounts, error) {
+	signingKey, publicKeys, err := serviceAccountKeys(o, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	sas := &authn.ServiceAccounts{Issuer: o.ServiceAccountIssuer, Audiences: o.APIAudiences, SigningKey: signingKey,
+		PublicKeys: publicKeys, Store: s.store, Accounts: s.registry.Lookup("", "serviceaccounts")}
+	clientCAs, err := certPool(c.clientCA)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--client-ca-file: %w", err)
+	}
+	frontProxyCAs, err := certPool(c.frontProxyCA)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--requestheader-client-ca-file: %w", err)
+	}
+	tokens := authn.TokenAuthenticators{c.tokens, sas}
+	s.tokens = tokens
+	return authn.Union{
+		authn.RequestHeader{Roots: frontProxyCAs, AllowedNames: o.RequestHeaderAllowedNames, UsernameHeaders: o.RequestHeaderUsernameHeaders,
+			GroupHeaders: o.RequestHeaderGroupHeaders, ExtraHeaderPrefixes: o.RequestHeaderExtraHeaderPrefix},
+		authn.X509{Roots: clientCAs},
+		authn.BearerToken{Tokens: tokens},
+	}, sas, nil
+}
+
+func certPool(file string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(data) {
+		return nil, fmt.Errorf("%s holds no PEM certificate", file)
+	}
+	return pool, nil
+}
+
+// serverTLS loads the serving certificate and trusts client certificates of
+// the client CA and the front-proxy CA; each authenticator checks its own.
+func serverTLS(c *credentials) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(c.servingCert, c.servingKey)
+	if err != nil {
+		return nil, fmt.Errorf("loading the serving certificate: %w", err)
+	}
+	pool := x509.NewCertPool()
+	for _, file := range []string{c.clientCA, c.frontProxyCA} {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		pool.AppendCertsFromPEM(data)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool,
+		ClientAuth: tls.VerifyClientCertIfGiven, MinVersion: tls.VersionTLS12}, nil
+}
+
+// Run listens, prints how to connect, and serves until ctx ends; then it
+// stops accepting, lets running requests finish, ends the watches and
+// closes the store.
+func (s *Server) Run(ctx context.Context, out io.Writer) error {
+	ln, err := net.Listen("tcp", net.JoinHostPort(s.opts.BindAddress, fmt.Sprint(s.opts.SecurePort)))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	url := "https://" + ln.Addr().String()
+	if err := writeKubeconfigs(url, s.creds); err != nil {
+		return fmt.Errorf("writing kubeconfigs: %w", err)
+	}
+	s.printWelcome(out, url)
+	go s.compactEvery(ctx, s.opts.EtcdCompactionInterval)
+
+	srv := &http.Server{Handler: s.handler, TLSConfig: s.tls, ReadHeaderTimeout: 30 * time.Second,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
+	done := make(chan error, 1)
+	go func() { done <- srv.ServeTLS(ln, "", "") }()
+	select {
+	case err := <-done:
+		s.backend.Close()
+		return err
+	case <-ctx.Done():
+	}
+	time.Sleep(s.opts.ShutdownDelay)
+	shutdown, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	// Watches end with the base context; other requests may finish.
+	err = srv.Shutdown(shutdown)
+	if closeErr := s.backend.Close(); err == nil {
+		err = closeErr
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// compactEvery compacts, each interval, to the revision the previous tick
+// saw: history always covers at least one interval, as in kube-apiserver.
+func (s *Server) compactEvery(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		return
+	}
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	var previous int64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		if previous > 0 {
+			if err := s.backend.Compact(ctx, previous); err != nil && !errors.Is(err, storage.ErrCompacted) {
+				log.Printf("compaction to %d: %v", previous, err)
+			}
+		}
+		previous, _ = s.backend.Revision(ctx)
+	}
+}
+
+// versionInfo is /version, in the shape of k8s.io/apimachinery's version.Info.
+func versionInfo() map[string]any {
+	return map[string]any{"major": "1", "minor": "37", "gitVersion": "v1.37.0-scratch", "gitCommit": "", "gitTreeState": "clean",
+		"buildDate": "", "goVersion": runtime.Version(), "compiler": runtime.Compiler, "platform": runtime.GOOS + "/" + runtime.GOARCH}
+}
+
+// printWelcome prints the address first (tests read it), then how to connect.
+func (s *Server) printWelcome(out io.Writer, url string) {
+	c := s.creds
+	fmt.Fprintf(out, "final serving on %s\n\n", url)
+	fmt.Fprintf(out, "Credentials: %s (CA, admin client certificate in system:masters, token file %s)\n", c.dir, c.tokenFile)
+	fmt.Fprintf(out, "Storage: %s\n", s.storeDesc)
+	fmt.Fprintf(out, "Admission plugins: %s\n", strings.Join(s.api.Admission.Enabled(), ", "))
+	fmt.Fprintln(out)
+	fmt.Fprintln(out, "Try:")
+	fmt.Fprintf(out, "  export KUBECONFIG=%s\n", filepath.Join(c.dir, "kubeconfig"))
+	fmt.Fprintln(out, "  kubectl get namespaces")
+	fmt.Fprintf(out, "  curl -s --cacert %s --cert %s --key %s %s/readyz?verbose\n", c.caCert, c.adminCert, c.adminKey, url)
+}
