@@ -40,6 +40,9 @@ func (s *APIServer) list(res *registry.Resource, r *http.Request, namespace, _ s
 	if next != "" {
 		meta["continue"] = encodeContinue(rev, next)
 	}
+	if wantsTable(r) {
+		return table(r, res, items, meta), http.StatusOK, nil
+	}
 	return map[string]any{"kind": res.ListKindOrDefault(), "apiVersion": res.GroupVersion(), "metadata": meta, "items": items},
 		http.StatusOK, nil
 }
@@ -60,6 +63,9 @@ func (s *APIServer) get(res *registry.Resource, r *http.Request, namespace, name
 	obj, err := s.Store.Get(r.Context(), res, namespace, name)
 	if err != nil {
 		return nil, 0, err
+	}
+	if wantsTable(r) {
+		return table(r, res, []object.Object{present(res, obj)}, nil), http.StatusOK, nil
 	}
 	return present(res, obj), http.StatusOK, nil
 }

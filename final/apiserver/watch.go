@@ -119,7 +119,11 @@ func (s *APIServer) serveWatch(w http.ResponseWriter, r *http.Request, res *regi
 	w.WriteHeader(http.StatusOK)
 	flusher.Flush() // the client learns the watch started, before any event
 	enc := json.NewEncoder(w)
+	asTable := wantsTable(r)
 	send := func(eventType string, obj any) bool {
+		if o, ok := obj.(object.Object); ok && asTable && eventType != "BOOKMARK" {
+			obj = table(r, res, []object.Object{o}, nil) // kubectl get -w prints rows
+		}
 		if err := enc.Encode(struct {
 			Type   string `json:"type"`
 			Object any    `json:"object"`

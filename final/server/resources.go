@@ -34,7 +34,7 @@ func BuiltinResources() []*registry.Resource {
 			ShortNames: []string{"crd", "crds"}, Categories: []string{"api-extensions"}, StatusSubresource: true, TracksGeneration: true},
 		{Group: "", Version: "v1", Name: "endpoints", Singular: "endpoints", Kind: "Endpoints", Namespaced: true, ShortNames: []string{"ep"}},
 		{Group: "apiregistration.k8s.io", Version: "v1", Name: "apiservices", Singular: "apiservice", Kind: "APIService",
-			Categories: []string{"api-extensions"}, StatusSubresource: true},
+			Categories: []string{"api-extensions"}, StatusSubresource: true, ValidateName: object.ValidatePathSegmentName},
 		{Group: "coordination.k8s.io", Version: "v1", Name: "leases", Singular: "lease", Kind: "Lease", Namespaced: true},
 		{Group: "", Version: "v1", Name: "nodes", Singular: "node", Kind: "Node", ShortNames: []string{"no"}, StatusSubresource: true},
 	}

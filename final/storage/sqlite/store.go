@@ -26,6 +26,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -87,7 +88,9 @@ func Open(file string) (*Store, error) {
 		lock.Close()
 		return nil, fmt.Errorf("%s is in use by another process: %w", file, err)
 	}
-	db, err := sql.Open("sqlite3", "file:"+file+"?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000")
+	// The file name is a URI path: "?" or "#" in it must not start the options.
+	uri := (&url.URL{Scheme: "file", Opaque: (&url.URL{Path: file}).EscapedPath()}).String()
+	db, err := sql.Open("sqlite3", uri+"?_journal_mode=WAL&_synchronous=FULL&_busy_timeout=10000")
 	if err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("opening %s: %w", file, err)
