@@ -1,16 +1,11 @@
 package etcd_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -32,71 +27,14 @@ func TestMain(m *testing.M) {
 }
 
 func runWithEtcd(m *testing.M) int {
-	bin, err := exec.LookPath("etcd")
-	if err != nil {
-		return m.Run() // the tests skip, or fail under CI
-	}
-	dir, err := os.MkdirTemp("", "storage-etcd-test")
+	url, stop, err := storagetest.StartEtcd()
 	if err != nil {
 		log.Print(err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	clientURL, peerURL := "http://"+freeAddress(), "http://"+freeAddress()
-	var output bytes.Buffer
-	cmd := exec.Command(bin,
-		"--name=test", "--data-dir="+filepath.Join(dir, "data"),
-		"--listen-client-urls="+clientURL, "--advertise-client-urls="+clientURL,
-		"--listen-peer-urls="+peerURL, "--initial-advertise-peer-urls="+peerURL,
-		"--initial-cluster=test="+peerURL, "--log-level=error")
-	cmd.Stdout, cmd.Stderr = &output, &output
-	if err := cmd.Start(); err != nil {
-		log.Printf("starting etcd: %v", err)
-		return 1
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	defer func() {
-		cmd.Process.Kill()
-		<-exited
-	}()
-	if err := waitHealthy(clientURL, exited); err != nil {
-		log.Printf("etcd (%s) did not start: %v\n%s", bin, err, output.String())
-		return 1
-	}
-	endpoint = clientURL
+	defer stop()
+	endpoint = url
 	return m.Run()
-}
-
-// freeAddress is a loopback address with a port nobody listens on now.
-func freeAddress() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// waitHealthy polls etcd's /health until it says so.
-func waitHealthy(clientURL string, exited <-chan struct{}) error {
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-exited:
-			return errors.New("etcd exited")
-		default:
-		}
-		resp, err := http.Get(clientURL + "/health")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	return errors.New("not healthy after 30s")
 }
 
 var prefixes atomic.Int64
@@ -108,17 +46,9 @@ func newStore(t *testing.T) *etcd.Store {
 	return connect(t, fmt.Sprintf("/storagetest/%06d", prefixes.Add(1)))
 }
 
-// requireEtcd skips a test when there is no etcd, except in CI, where
-// skipping would hide that the etcd backend went untested.
 func requireEtcd(t *testing.T) {
 	t.Helper()
-	if endpoint != "" {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("etcd is not on PATH: these tests need a real etcd (Debian: apt-get install etcd-server)")
-	}
-	t.Skip("etcd is not on PATH (Debian: apt-get install etcd-server)")
+	storagetest.RequireEtcd(t, endpoint)
 }
 
 func connect(t *testing.T, prefix string) *etcd.Store {
