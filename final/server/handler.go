@@ -2,7 +2,7 @@
 // k8s.io/apiserver/pkg/server/config.go), outermost first:
 //
 //	panic recovery -> RequestInfo -> timeout -> authentication -> audit
-//	  -> impersonation -> max in flight -> authorization -> routes
+//	  -> impersonation -> max in flight -> authorization -> aggregator -> routes
 package server
 
 import (
@@ -24,7 +24,8 @@ func (s *Server) routes() http.Handler {
 
 // filters wraps the routes in the chain.
 func (s *Server) filters(routes http.Handler, authenticator authn.Authenticator, authorizer authz.Authorizer) http.Handler {
-	h := authz.WithAuthorization(routes, authorizer)
+	// The aggregator proxies only what authorization allowed.
+	h := authz.WithAuthorization(s.aggregator.Handler(routes), authorizer)
 	h = authz.WithImpersonation(h, authorizer)
 	h = authn.WithAuthentication(h, authenticator, s.opts.AnonymousAuth)
 	return withRequestInfo(h)

@@ -23,10 +23,13 @@ import (
 	"time"
 
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/admission"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/aggregator"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apis"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apiserver"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/authn"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/authz"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/crd"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/request"
@@ -49,6 +52,8 @@ type Server struct {
 	tls       *tls.Config
 	storeDesc string
 	tokens    authn.TokenAuthenticators // what TokenReview asks
+
+	aggregator *aggregator.Aggregator // APIServices: proxy, availability, discovery
 }
 
 // New builds the server: it opens the store, bootstraps what a new cluster
@@ -78,14 +83,19 @@ func New(ctx context.Context, o *Options) (*Server, error) {
 	if err := s.bootstrapObjects(ctx); err != nil {
 		return nil, err
 	}
+	crds := &crd.Controller{Store: s.store, Registry: s.registry, CRDs: lookup("apiextensions.k8s.io", "customresourcedefinitions")}
+	if err := crds.Sync(ctx); err != nil { // serve the CRDs stored before a restart
+		return nil, err
+	}
+	go crds.Run(ctx)
 	authenticator, sas, err := s.authenticators(o, creds)
 	if err != nil {
 		return nil, fmt.Errorf("authentication: %w", err)
 	}
 	s.api = &apiserver.APIServer{
 		Registry: s.registry, Store: s.store, Admission: chain,
-		Default:  apis.Default,
-		Validate: apis.Validate,
+		Default:  defaults(crds.CRDs),
+		Validate: validation(crds.CRDs),
 		Escalation: func(ctx context.Context, user *request.User, res *registry.Resource, obj object.Object) error {
 			return s.rbac.CheckEscalation(ctx, authorizer, user, res, obj)
 		},
@@ -104,14 +114,60 @@ func New(ctx context.Context, o *Options) (*Server, error) {
 			}
 		}
 	})
+	s.api.AfterWrite = append(s.api.AfterWrite, crds.AfterWrite)
 	s.api.Handlers = s.authAPIs(authorizer, sas)
 	s.api.Deleters = map[string]apiserver.VerbHandler{"namespaces": s.deleteNamespace}
+	if err := s.aggregate(creds); err != nil {
+		return nil, err
+	}
 
 	if s.tls, err = serverTLS(creds); err != nil {
 		return nil, fmt.Errorf("TLS: %w", err)
 	}
 	s.handler = s.filters(s.routes(), authenticator, authorizer)
 	return s, nil
+}
+
+// defaults are final/apis' defaults, and crd's for CustomResourceDefinitions.
+func defaults(crds *registry.Resource) func(*registry.Resource, object.Object) {
+	return func(res *registry.Resource, obj object.Object) {
+		if res == crds {
+			crd.Default(obj)
+			return
+		}
+		apis.Default(res, obj)
+	}
+}
+
+// validation is final/apis' validation, and crd's for CustomResourceDefinitions.
+func validation(crds *registry.Resource) func(res *registry.Resource, obj, old object.Object) ([]apierrors.Cause, error) {
+	return func(res *registry.Resource, obj, old object.Object) ([]apierrors.Cause, error) {
+		causes, err := apis.Validate(res, obj, old)
+		if err != nil || res != crds {
+			return causes, err
+		}
+		more, err := crd.Validate(obj, old)
+		return append(causes, more...), err
+	}
+}
+
+// aggregate sets up API aggregation: the aggregator, with the front proxy's
+// client certificate; the extensions' groups in discovery and OpenAPI; and a
+// check soon after any write to what availability depends on.
+func (s *Server) aggregate(c *credentials) error {
+	proxyCert, err := tls.LoadX509KeyPair(c.proxyClientCert, c.proxyClientKey)
+	if err != nil {
+		return fmt.Errorf("--proxy-client-cert-file: %w", err)
+	}
+	s.aggregator = aggregator.New(s.store, s.registry, proxyCert)
+	s.api.ExtraDiscovery, s.api.ExtraOpenAPIPaths = s.aggregator.Discovery, s.aggregator.OpenAPIPaths
+	s.api.AfterWrite = append(s.api.AfterWrite, func(_ context.Context, res *registry.Resource, _ apiserver.Event, _ object.Object) {
+		switch res.QualifiedName() {
+		case "apiservices.apiregistration.k8s.io", "services", "endpoints":
+			s.aggregator.Changed()
+		}
+	})
+	return nil
 }
 
 // openBackend opens SQLite in the data directory, or etcd with --etcd-servers.
@@ -219,6 +275,7 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 	}
 	s.printWelcome(out, url)
 	go s.compactEvery(ctx, s.opts.EtcdCompactionInterval)
+	go s.aggregator.Run(ctx) // the APIServices' availability, until ctx ends
 
 	srv := &http.Server{Handler: s.handler, TLSConfig: s.tls, ReadHeaderTimeout: 30 * time.Second,
 		BaseContext: func(net.Listener) context.Context { return ctx }}

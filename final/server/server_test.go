@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -25,9 +26,17 @@ type testServer struct {
 	stop     func()
 }
 
+// startServer starts a server on a new data directory, or on the one a
+// --data-dir argument names (a restart on the same state). Stopping it twice
+// is fine: t.Cleanup stops it too.
 func startServer(t *testing.T, args ...string) *testServer {
 	t.Helper()
 	dir := t.TempDir()
+	for _, arg := range args {
+		if d, ok := strings.CutPrefix(arg, "--data-dir="); ok {
+			dir = d
+		}
+	}
 	opts, err := ParseOptions(append([]string{"--secure-port=0", "--data-dir=" + dir}, args...), io.Discard)
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +62,7 @@ func startServer(t *testing.T, args ...string) *testServer {
 		t.Fatalf("first line %q", line)
 	}
 	ts := &testServer{url: m[1], dir: dir, client: adminClient(t, dir)}
-	ts.stop = func() {
+	ts.stop = sync.OnceFunc(func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -63,7 +72,7 @@ func startServer(t *testing.T, args ...string) *testServer {
 		case <-time.After(30 * time.Second):
 			t.Error("the server did not stop within 30 s")
 		}
-	}
+	})
 	t.Cleanup(ts.stop)
 	return ts
 }

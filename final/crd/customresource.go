@@ -1,0 +1,72 @@
+// Custom resources: the objects of a CustomResourceDefinition. The generic
+// handler of final/apiserver serves them like pods; what differs is here, in
+// each served version's CustomResource: the move between that version and the
+// storage version, and its schema (unknown fields dropped, defaults filled
+// in, values validated).
+
+package crd
+
+import (
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apiserver"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/schema"
+)
+
+// customResource is what the registry entry of one served version carries.
+// Conversion strategy None: versions differ only in their apiVersion and their
+// schema.
+type customResource struct {
+	groupVersion   string        // the served version: "example.com/v1beta1"
+	schema         *schema.Props // its openAPIV3Schema
+	rawSchema      any           // the same, as the CRD holds it (for /openapi/v3)
+	storageVersion string        // the version objects are stored in: "example.com/v1"
+	storageSchema  *schema.Props // and its schema
+}
+
+var _ apiserver.CustomResource = (*customResource)(nil)
+
+// Present turns a stored object into what a client of this version reads:
+// its apiVersion, the fields its schema does not know dropped, its defaults
+// filled in. Kubernetes prunes and defaults on every read, so a change to
+// the schema shows at once. The result is a copy: the stored object may also
+// be in a watch event, which every watcher reads at the same time.
+func (c *customResource) Present(obj object.Object) object.Object {
+	out := object.Object(object.DeepCopy(map[string]any(obj)).(map[string]any))
+	out["apiVersion"] = c.groupVersion
+	c.PruneAndDefault(out)
+	return out
+}
+
+// ToStorage puts an object in the storage version, as it is written: what
+// that version's schema does not know is not stored.
+func (c *customResource) ToStorage(obj object.Object) {
+	obj["apiVersion"] = c.storageVersion
+	c.storageSchema.Prune(obj, "", true)
+}
+
+// UnknownFields lists the fields of obj the schema does not know (for the
+// fieldValidation parameter: Strict refuses them, Warn names them).
+func (c *customResource) UnknownFields(obj object.Object) []string {
+	return c.schema.Prune(object.DeepCopy(map[string]any(obj)), "", true)
+}
+
+// PruneAndDefault drops what the schema does not know and fills in its
+// defaults, in place, as Kubernetes does while it decodes a request.
+func (c *customResource) PruneAndDefault(obj object.Object) {
+	c.schema.Prune(obj, "", true)
+	c.schema.ApplyDefaults(obj)
+}
+
+// Validate checks obj against the schema: every violation, each with its
+// field path. Name and labels are checked with every other object's.
+func (c *customResource) Validate(obj object.Object) []apierrors.Cause {
+	return c.schema.Validate(obj, "")
+}
+
+// OpenAPISchema is a copy of the schema as the CRD author wrote it, which
+// /openapi/v3 publishes for kubectl explain.
+func (c *customResource) OpenAPISchema() map[string]any {
+	raw, _ := object.DeepCopy(c.rawSchema).(map[string]any)
+	return raw
+}

@@ -1,0 +1,162 @@
+package crd
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apiserver"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
+)
+
+// docsWidgetCRD is the CRD of docs/08: v1 (stored) has a schema with a
+// default, v1beta1 keeps whatever it is sent.
+const docsWidgetCRD = `{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition",
+	"metadata":{"name":"widgets.example.com"},
+	"spec":{"group":"example.com","scope":"Namespaced","names":{"plural":"widgets","kind":"Widget","shortNames":["wd"]},
+	"versions":[
+		{"name":"v1","served":true,"storage":true,"subresources":{"status":{}},"schema":{"openAPIV3Schema":{"type":"object",
+			"properties":{"spec":{"type":"object","required":["size"],"properties":{
+				"size":{"type":"integer","minimum":1,"maximum":100},
+				"color":{"type":"string","enum":["red","green","blue"],"default":"blue"},
+				"owner":{"type":"string","maxLength":63,"pattern":"^[a-z]+$"}}},
+			"status":{"type":"object","properties":{"ready":{"type":"boolean"}}}}}}},
+		{"name":"v1beta1","served":true,"storage":false,"schema":{"openAPIV3Schema":{"type":"object","x-kubernetes-preserve-unknown-fields":true}}}]}}`
+
+// servedWidgets returns the CustomResource of each served version of the docs' CRD.
+func servedWidgets(t *testing.T) (v1, v1beta1 apiserver.CustomResource) {
+	t.Helper()
+	c := newController(t)
+	c.create(t, docsWidgetCRD, 0)
+	for _, version := range []string{"v1", "v1beta1"} {
+		if c.Registry.LookupVersion("example.com", version, "widgets") == nil {
+			t.Fatalf("%s is not served", version)
+		}
+	}
+	return c.Registry.LookupVersion("example.com", "v1", "widgets").Custom.(apiserver.CustomResource),
+		c.Registry.LookupVersion("example.com", "v1beta1", "widgets").Custom.(apiserver.CustomResource)
+}
+
+func TestPresentDefaultsAndPrunesACopy(t *testing.T) {
+	v1, v1beta1 := servedWidgets(t)
+	stored := mustDecode(t, `{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"a","namespace":"default","uid":"u"},
+		"spec":{"size":3,"shape":"round"},"extra":1}`)
+	before := object.DeepCopy(map[string]any(stored))
+
+	got := v1.Present(stored)
+	if got["apiVersion"] != "example.com/v1" || at(got, "spec", "color") != "blue" || at(got, "spec", "shape") != nil || got["extra"] != nil ||
+		at(got, "metadata", "uid") != "u" || fmt.Sprint(at(got, "spec", "size")) != "3" {
+		t.Errorf("v1 reads %v", got)
+	}
+	beta := v1beta1.Present(stored)
+	if beta["apiVersion"] != "example.com/v1beta1" || at(beta, "spec", "shape") != "round" || at(beta, "spec", "color") != nil {
+		t.Errorf("v1beta1 reads %v", beta)
+	}
+	if !reflect.DeepEqual(map[string]any(stored), before) {
+		t.Errorf("Present changed the stored object: %v", stored)
+	}
+	// Present's copy is the client's own: changing it changes nothing stored.
+	got["spec"].(map[string]any)["size"] = 99
+	if fmt.Sprint(at(stored, "spec", "size")) != "3" {
+		t.Errorf("the copy shares the stored spec")
+	}
+}
+
+func TestToStoragePrunesWithTheStorageSchema(t *testing.T) {
+	_, v1beta1 := servedWidgets(t)
+	obj := mustDecode(t, `{"apiVersion":"example.com/v1beta1","kind":"Widget","metadata":{"name":"b"},"spec":{"size":6,"shape":"round"},"top":1}`)
+	v1beta1.PruneAndDefault(obj) // v1beta1 keeps everything
+	if at(obj, "spec", "shape") != "round" || obj["top"] == nil {
+		t.Fatalf("v1beta1 pruned: %v", obj)
+	}
+	v1beta1.ToStorage(obj)
+	if obj["apiVersion"] != "example.com/v1" || at(obj, "spec", "shape") != nil || obj["top"] != nil || fmt.Sprint(at(obj, "spec", "size")) != "6" {
+		t.Errorf("stored as %v", obj)
+	}
+	// Stored objects are not defaulted: defaults are filled in on the way
+	// in (in the request's version) and on every read.
+	if at(obj, "spec", "color") != nil {
+		t.Errorf("ToStorage defaulted: %v", obj)
+	}
+}
+
+func TestUnknownFieldsChangesNothing(t *testing.T) {
+	v1, v1beta1 := servedWidgets(t)
+	obj := mustDecode(t, `{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"c","labels":{"a":"b"}},
+		"spec":{"size":1,"bogus":true},"status":{"ready":true,"why":"x"},"top":1}`)
+	before := object.DeepCopy(map[string]any(obj))
+	if got := v1.UnknownFields(obj); !slices.Equal(got, []string{"spec.bogus", "status.why", "top"}) {
+		t.Errorf("unknown fields %v", got)
+	}
+	if got := v1beta1.UnknownFields(obj); len(got) != 0 {
+		t.Errorf("v1beta1 knows everything, not %v", got)
+	}
+	if !reflect.DeepEqual(map[string]any(obj), before) {
+		t.Errorf("UnknownFields changed the object: %v", obj)
+	}
+	v1.PruneAndDefault(obj)
+	if at(obj, "spec", "bogus") != nil || obj["top"] != nil || at(obj, "status", "why") != nil || at(obj, "spec", "color") != "blue" ||
+		at(obj, "metadata", "labels", "a") != "b" {
+		t.Errorf("pruned and defaulted: %v", obj)
+	}
+}
+
+func TestValidateAgainstTheSchema(t *testing.T) {
+	v1, _ := servedWidgets(t)
+	bad := mustDecode(t, `{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"d"},"spec":{"size":101,"color":"pink","owner":"Not-Lower"}}`)
+	if got := fields(v1.Validate(bad)); !slices.Equal(got, []string{"spec.color", "spec.owner", "spec.size"}) {
+		t.Errorf("causes name %v", got)
+	}
+	if got := fields(v1.Validate(mustDecode(t, `{"metadata":{"name":"e"},"spec":{}}`))); !slices.Equal(got, []string{"spec.size"}) {
+		t.Errorf("no size: %v", got)
+	}
+	if causes := v1.Validate(mustDecode(t, `{"metadata":{"name":"f"},"spec":{"size":1,"color":"red"}}`)); len(causes) != 0 {
+		t.Errorf("a valid widget: %v", causes)
+	}
+}
+
+func TestOpenAPISchemaIsACopy(t *testing.T) {
+	v1, v1beta1 := servedWidgets(t)
+	schema := v1.OpenAPISchema()
+	if at(schema, "properties", "spec", "properties", "color", "default") != "blue" {
+		t.Fatalf("schema %v", schema)
+	}
+	schema["properties"].(map[string]any)["apiVersion"] = map[string]any{"type": "string"} // as /openapi/v3 adds
+	if at(v1.OpenAPISchema(), "properties", "apiVersion") != nil {
+		t.Error("a change to the published schema reached the served one")
+	}
+	if at(v1beta1.OpenAPISchema(), "x-kubernetes-preserve-unknown-fields") != true {
+		t.Errorf("v1beta1 schema %v", v1beta1.OpenAPISchema())
+	}
+}
+
+// A schema change shows at once: objects stored before are read with the
+// new defaults.
+func TestReadsFollowTheSchema(t *testing.T) {
+	ctx := context.Background()
+	c := newController(t)
+	c.create(t, docsWidgetCRD, 0)
+	widgets := c.Registry.Lookup("example.com", "widgets")
+	if _, err := c.Store.Create(ctx, widgets, mustDecode(t, `{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"g","namespace":"default"},"spec":{"size":2}}`)); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Store.Update(ctx, c.CRDs, "", "widgets.example.com", func(cur object.Object) (object.Object, error) {
+		color := at(cur, "spec", "versions", 0, "schema", "openAPIV3Schema", "properties", "spec", "properties", "color").(map[string]any)
+		color["default"] = "green"
+		return cur, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.AfterWrite(ctx, c.CRDs, apiserver.Updated, nil)
+	stored, err := c.Store.Get(ctx, widgets, "default", "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := c.Registry.Lookup("example.com", "widgets")
+	if got := res.Custom.(apiserver.CustomResource).Present(stored); at(got, "spec", "color") != "green" {
+		t.Errorf("read after the schema changed: %v", got)
+	}
+}
