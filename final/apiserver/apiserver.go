@@ -90,6 +90,10 @@ type APIServer struct {
 	ExtraDiscovery    func(aggregated bool) []map[string]any
 	ExtraOpenAPIPaths func() map[string]any
 
+	// Stop ends every watch when it closes: the server is shutting down,
+	// and clients should watch again elsewhere (nil: never).
+	Stop <-chan struct{}
+
 	// BookmarkInterval is how often a watch with allowWatchBookmarks gets one.
 	BookmarkInterval time.Duration
 	// Version is what /version answers.

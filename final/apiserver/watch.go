@@ -181,6 +181,8 @@ func (s *APIServer) serveWatch(w http.ResponseWriter, r *http.Request, res *regi
 			return
 		case <-ctx.Done():
 			return
+		case <-s.Stop:
+			return
 		}
 	}
 }

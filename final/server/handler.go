@@ -1,47 +1,59 @@
 // The handler chain, in kube-apiserver's order (DefaultBuildHandlerChain in
 // k8s.io/apiserver/pkg/server/config.go), outermost first:
 //
-//	panic recovery -> RequestInfo -> timeout -> authentication -> audit
+//	panic recovery -> RequestInfo -> metrics -> timeout -> authentication -> audit
 //	  -> impersonation -> max in flight -> authorization -> aggregator -> routes
+//
+// Health and metrics are routes like the API's: RBAC's bootstrap policy lets
+// anyone read /healthz, /livez and /readyz, and only admins /metrics.
 package server
 
 import (
+	"context"
+	"fmt"
 	"net/http"
 
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/audit"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/authn"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/authz"
-	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/request"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/filters"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/healthz"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/metrics"
 )
 
 // routes are the API's routes and the server's own endpoints.
-func (s *Server) routes() http.Handler {
+func (s *Server) routes(m *metrics.Metrics) http.Handler {
 	r := s.api.Routes()
-	for _, path := range []string{"/healthz", "/livez", "/readyz"} {
-		r.Handle(path, http.HandlerFunc(s.serveHealth)).Methods(http.MethodGet)
+	storageCheck := healthz.Check{Name: "etcd", Fn: func(ctx context.Context) error {
+		if _, err := s.backend.Revision(ctx); err != nil {
+			return fmt.Errorf("the store does not answer: %w", err)
+		}
+		return nil
+	}}
+	live := []healthz.Check{healthz.Ping, storageCheck}
+	ready := append(live, healthz.Shutdown(s.stopping))
+	for path, checks := range map[string][]healthz.Check{"/healthz": live, "/livez": live, "/readyz": ready} {
+		h := healthz.Handler(path, checks...)
+		r.Handle(path, h).Methods(http.MethodGet)
+		r.PathPrefix(path + "/").Handler(h).Methods(http.MethodGet)
 	}
+	r.Handle("/metrics", m.Handler()).Methods(http.MethodGet)
 	return r
 }
 
 // filters wraps the routes in the chain.
-func (s *Server) filters(routes http.Handler, authenticator authn.Authenticator, authorizer authz.Authorizer) http.Handler {
+func (s *Server) filters(routes http.Handler, authenticator authn.Authenticator, authorizer authz.Authorizer,
+	m *metrics.Metrics, policy *audit.Policy, sink audit.Sink) http.Handler {
+	o := s.opts
 	// The aggregator proxies only what authorization allowed.
 	h := authz.WithAuthorization(s.aggregator.Handler(routes), authorizer)
+	h = filters.WithMaxInFlightLimit(h, o.MaxRequestsInflight, o.MaxMutatingRequestsInflight, filters.LongRunning)
+	h = audit.WithImpersonatedUser(h)
 	h = authz.WithImpersonation(h, authorizer)
-	h = authn.WithAuthentication(h, authenticator, s.opts.AnonymousAuth)
-	return withRequestInfo(h)
-}
-
-func withRequestInfo(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		next.ServeHTTP(w, r.WithContext(request.WithRequestInfo(r.Context(), request.Resolve(r))))
-	})
-}
-
-func (s *Server) serveHealth(w http.ResponseWriter, r *http.Request) {
-	if _, err := s.backend.Revision(r.Context()); err != nil {
-		http.Error(w, "storage: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	_, _ = w.Write([]byte("ok"))
+	h = audit.WithAudit(h, policy, sink)
+	h = authn.WithAuthentication(h, authenticator, o.AnonymousAuth)
+	h = filters.WithTimeout(h, o.RequestTimeout, filters.LongRunning)
+	h = metrics.WithMetrics(h, m) // outside authentication, the limit and the timeout: 401, 429 and 504 count too
+	h = filters.WithRequestInfo(h)
+	return filters.WithPanicRecovery(h)
 }

@@ -27,9 +27,11 @@ import (
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apis"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apiserver"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/audit"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/authn"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/authz"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/crd"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/metrics"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/request"
@@ -54,6 +56,10 @@ type Server struct {
 	tokens    authn.TokenAuthenticators // what TokenReview asks
 
 	aggregator *aggregator.Aggregator // APIServices: proxy, availability, discovery
+
+	stopping  chan struct{} // closed when shutdown starts: readyz fails
+	endWatch  chan struct{} // closed when the listener closes: watches end
+	auditSink *audit.LogBackend
 }
 
 // New builds the server: it opens the store, bootstraps what a new cluster
@@ -63,7 +69,7 @@ func New(ctx context.Context, o *Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bootstrap: %w", err)
 	}
-	s := &Server{opts: o, creds: creds}
+	s := &Server{opts: o, creds: creds, stopping: make(chan struct{}), endWatch: make(chan struct{})}
 	if s.backend, s.storeDesc, err = openBackend(ctx, o, creds.dir); err != nil {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
@@ -100,6 +106,7 @@ func New(ctx context.Context, o *Options) (*Server, error) {
 			return s.rbac.CheckEscalation(ctx, authorizer, user, res, obj)
 		},
 		BookmarkInterval: o.WatchBookmarkInterval,
+		Stop:             s.endWatch,
 		Version:          versionInfo(),
 	}
 	s.api.AfterWrite = append(s.api.AfterWrite, func(ctx context.Context, res *registry.Resource, event apiserver.Event, obj object.Object) {
@@ -124,7 +131,14 @@ func New(ctx context.Context, o *Options) (*Server, error) {
 	if s.tls, err = serverTLS(creds); err != nil {
 		return nil, fmt.Errorf("TLS: %w", err)
 	}
-	s.handler = s.filters(s.routes(), authenticator, authorizer)
+	m := metrics.New()
+	s.store.Observe = m.ObserveStorage
+	policy, sink, err := openAudit(o)
+	if err != nil {
+		return nil, err
+	}
+	s.auditSink = sink
+	s.handler = s.filters(s.routes(m), authenticator, authorizer, m, policy, sink)
 	return s, nil
 }
 
@@ -277,28 +291,61 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 	go s.compactEvery(ctx, s.opts.EtcdCompactionInterval)
 	go s.aggregator.Run(ctx) // the APIServices' availability, until ctx ends
 
-	srv := &http.Server{Handler: s.handler, TLSConfig: s.tls, ReadHeaderTimeout: 30 * time.Second,
-		BaseContext: func(net.Listener) context.Context { return ctx }}
+	srv := &http.Server{Handler: s.handler, TLSConfig: s.tls, ReadHeaderTimeout: 30 * time.Second}
 	done := make(chan error, 1)
 	go func() { done <- srv.ServeTLS(ln, "", "") }()
 	select {
 	case err := <-done:
-		s.backend.Close()
+		s.close()
 		return err
 	case <-ctx.Done():
 	}
+	// Graceful shutdown, as kube-apiserver's: /readyz fails at once, so a
+	// load balancer stops sending requests here; after the delay the
+	// listener closes, running requests finish, watches end (clients watch
+	// again elsewhere), and only then does the store close.
+	close(s.stopping)
 	time.Sleep(s.opts.ShutdownDelay)
 	shutdown, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	// Watches end with the base context; other requests may finish.
+	close(s.endWatch)
 	err = srv.Shutdown(shutdown)
-	if closeErr := s.backend.Close(); err == nil {
+	if closeErr := s.close(); err == nil {
 		err = closeErr
 	}
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
 	return err
+}
+
+// close releases the store and the audit log.
+func (s *Server) close() error {
+	err := s.backend.Close()
+	if s.auditSink != nil {
+		err = errors.Join(err, s.auditSink.Close())
+	}
+	return err
+}
+
+// openAudit reads --audit-policy-file and opens --audit-log-path; without
+// both, nothing is audited.
+func openAudit(o *Options) (*audit.Policy, *audit.LogBackend, error) {
+	if o.AuditPolicyFile == "" || o.AuditLogPath == "" {
+		if o.AuditPolicyFile != "" || o.AuditLogPath != "" {
+			log.Printf("auditing needs both --audit-policy-file and --audit-log-path: nothing is audited")
+		}
+		return nil, nil, nil
+	}
+	policy, err := audit.LoadPolicy(o.AuditPolicyFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--audit-policy-file: %w", err)
+	}
+	sink, err := audit.OpenLogBackend(o.AuditLogPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--audit-log-path: %w", err)
+	}
+	return policy, sink, nil
 }
 
 // compactEvery compacts, each interval, to the revision the previous tick

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"path"
 	"strconv"
+	"time"
 
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
@@ -27,6 +28,16 @@ import (
 // Store keeps objects in a backend.
 type Store struct {
 	backend storage.Backend
+	// Observe, if set, is told how long each storage operation took
+	// (the metrics' etcd_request_duration_seconds).
+	Observe func(operation, resource string, d time.Duration)
+}
+
+// observe reports an operation that started at start.
+func (s *Store) observe(operation string, res *registry.Resource, start time.Time) {
+	if s.Observe != nil {
+		s.Observe(operation, res.QualifiedName(), time.Since(start))
+	}
 }
 
 // New returns a store on a backend.
@@ -104,6 +115,7 @@ func (s *Store) readError(ctx context.Context, err error, requested int64) error
 
 // Create stores a new object; AlreadyExists if its key is taken.
 func (s *Store) Create(ctx context.Context, res *registry.Resource, obj object.Object) (object.Object, error) {
+	defer s.observe("create", res, time.Now())
 	value, err := encode(obj)
 	if err != nil {
 		return nil, fmt.Errorf("encoding %s: %w", res.Kind, err)
@@ -117,6 +129,7 @@ func (s *Store) Create(ctx context.Context, res *registry.Resource, obj object.O
 
 // Get reads an object as it is now.
 func (s *Store) Get(ctx context.Context, res *registry.Resource, namespace, name string) (object.Object, error) {
+	defer s.observe("get", res, time.Now())
 	kv, err := s.backend.Get(ctx, Key(res, namespace, name))
 	if err != nil {
 		return nil, statusError(err, res, name)
@@ -138,6 +151,7 @@ type ListOptions struct {
 // page may need several reads: the backend is read in batches until the page
 // holds Limit matching items or the range ends, as Kubernetes' etcd3 store does.
 func (s *Store) List(ctx context.Context, res *registry.Resource, namespace string, opts ListOptions) ([]object.Object, int64, string, error) {
+	defer s.observe("list", res, time.Now())
 	prefix := Prefix(res, namespace)
 	items := []object.Object{}
 	after, rev := opts.After, opts.Revision
@@ -178,6 +192,7 @@ func (s *Store) List(ctx context.Context, res *registry.Resource, namespace stri
 // every attempt and may change it.
 func (s *Store) Update(ctx context.Context, res *registry.Resource, namespace, name string,
 	tryUpdate func(current object.Object) (object.Object, error)) (object.Object, error) {
+	defer s.observe("update", res, time.Now())
 	key := Key(res, namespace, name)
 	kv, err := s.backend.Get(ctx, key)
 	for {
@@ -221,6 +236,7 @@ func (s *Store) Update(ctx context.Context, res *registry.Resource, namespace, n
 // the delete.
 func (s *Store) Delete(ctx context.Context, res *registry.Resource, namespace, name string,
 	precondition func(current object.Object) error) (object.Object, error) {
+	defer s.observe("delete", res, time.Now())
 	key := Key(res, namespace, name)
 	kv, err := s.backend.Get(ctx, key)
 	for {
