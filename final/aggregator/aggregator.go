@@ -52,6 +52,12 @@ type Aggregator struct {
 
 	mu     sync.RWMutex
 	served map[string]*apiService // by group/version, as of the last check
+
+	// Leader, if set, says whether this replica writes the conditions.
+	// Every replica checks for itself (it proxies on what it sees); only
+	// the leader records it, so replicas that see differently do not flap
+	// the APIService's status.
+	Leader func() bool
 }
 
 // apiService is what the aggregator knows of one APIService.
@@ -343,6 +349,9 @@ var errUnchanged = errors.New("unchanged")
 // writeCondition stores the Available condition when it changed, keeping
 // lastTransitionTime while the status stays the same.
 func (a *Aggregator) writeCondition(ctx context.Context, svc *apiService) {
+	if a.Leader != nil && !a.Leader() {
+		return
+	}
 	status := "False"
 	if svc.available {
 		status = "True"

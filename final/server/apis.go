@@ -46,7 +46,6 @@ func (s *Server) bootstrapObjects(ctx context.Context) error {
 	if err := s.rbac.CreateBootstrapPolicy(ctx); err != nil {
 		return fmt.Errorf("creating the bootstrap RBAC policy: %w", err)
 	}
-	go s.finalizeTerminatingNamespaces(context.WithoutCancel(ctx))
 	return nil
 }
 
@@ -163,6 +162,21 @@ func (s *Server) finalizeNamespace(ctx context.Context, name string) {
 		return nil
 	}); err != nil && !apierrors.IsNotFound(err) {
 		log.Printf("finalizing namespace %s: %v", name, err)
+	}
+}
+
+// runControllers is what the leader among the replicas runs: a sweep that
+// finishes namespace deletions a stopped replica left undone.
+func (s *Server) runControllers(ctx context.Context) {
+	ticker := time.NewTicker(10 * time.Second)
+	defer ticker.Stop()
+	for {
+		s.finalizeTerminatingNamespaces(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
 	}
 }
 

@@ -31,6 +31,7 @@ import (
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/authn"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/authz"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/crd"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/leaderelection"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/metrics"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
@@ -57,8 +58,9 @@ type Server struct {
 
 	aggregator *aggregator.Aggregator // APIServices: proxy, availability, discovery
 
-	stopping  chan struct{} // closed when shutdown starts: readyz fails
-	endWatch  chan struct{} // closed when the listener closes: watches end
+	elector   *leaderelection.Elector // one replica runs the controllers
+	stopping  chan struct{}           // closed when shutdown starts: readyz fails
+	endWatch  chan struct{}           // closed when the listener closes: watches end
 	auditSink *audit.LogBackend
 }
 
@@ -75,6 +77,9 @@ func New(ctx context.Context, o *Options) (*Server, error) {
 	}
 	s.store = store.New(s.backend)
 	s.registry = registry.New(BuiltinResources(), object.ValidateDNS1123Subdomain)
+	host, _ := os.Hostname()
+	s.elector = &leaderelection.Elector{Store: s.store, Leases: s.registry.Lookup("coordination.k8s.io", "leases"),
+		Namespace: "kube-system", Name: "final-controllers", Identity: host + "_" + object.NewUID()}
 	lookup := s.registry.Lookup
 	s.rbac = &authz.RBAC{Store: s.store, Roles: lookup(authz.Group, "roles"), ClusterRoles: lookup(authz.Group, "clusterroles"),
 		RoleBindings: lookup(authz.Group, "rolebindings"), ClusterRoleBindings: lookup(authz.Group, "clusterrolebindings")}
@@ -174,6 +179,7 @@ func (s *Server) aggregate(c *credentials) error {
 		return fmt.Errorf("--proxy-client-cert-file: %w", err)
 	}
 	s.aggregator = aggregator.New(s.store, s.registry, proxyCert)
+	s.aggregator.Leader = s.elector.IsLeader
 	s.api.ExtraDiscovery, s.api.ExtraOpenAPIPaths = s.aggregator.Discovery, s.aggregator.OpenAPIPaths
 	s.api.AfterWrite = append(s.api.AfterWrite, func(_ context.Context, res *registry.Resource, _ apiserver.Event, _ object.Object) {
 		switch res.QualifiedName() {
@@ -290,6 +296,7 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 	s.printWelcome(out, url)
 	go s.compactEvery(ctx, s.opts.EtcdCompactionInterval)
 	go s.aggregator.Run(ctx) // the APIServices' availability, until ctx ends
+	go s.elector.Run(ctx, s.runControllers)
 
 	srv := &http.Server{Handler: s.handler, TLSConfig: s.tls, ReadHeaderTimeout: 30 * time.Second}
 	done := make(chan error, 1)
