@@ -22,6 +22,11 @@ func Default(res *registry.Resource, obj object.Object) {
 		defaultPod(obj)
 	case "Namespace":
 		defaultNamespace(obj)
+	case "Deployment.apps", "ReplicaSet.apps", "StatefulSet.apps":
+		// One replica unless asked otherwise (pkg/apis/apps/v1/defaults.go).
+		if spec, ok := obj["spec"].(map[string]any); ok {
+			setDefault(spec, "replicas", json.Number("1"))
+		}
 	case "APIService.apiregistration.k8s.io":
 		// An APIService's service is reached on port 443 unless it says
 		// otherwise (kube-aggregator's SetDefaults_ServiceReference).
@@ -99,6 +104,22 @@ func defaultNamespace(ns object.Object) {
 	}
 	if ok {
 		labels["kubernetes.io/metadata.name"] = ns.MetaString("name")
+	}
+	// The namespace controller's finalizer, and the phase a namespace has
+	// until it is deleted (pkg/registry/core/namespace/strategy.go).
+	if spec, ok := ns["spec"].(map[string]any); ok || ns["spec"] == nil {
+		if spec == nil {
+			spec = map[string]any{}
+			ns["spec"] = spec
+		}
+		setDefault(spec, "finalizers", []any{"kubernetes"})
+	}
+	if status, ok := ns["status"].(map[string]any); ok || ns["status"] == nil {
+		if status == nil {
+			status = map[string]any{}
+			ns["status"] = status
+		}
+		setDefault(status, "phase", "Active")
 	}
 }
 

@@ -155,6 +155,10 @@ func (s *APIServer) resourceRoutes(r *mux.Router, res *registry.Resource, collec
 		r.Handle(item+"/status", s.handle(res, s.update)).Methods(http.MethodPut)
 		r.Handle(item+"/status", s.handle(res, s.patch)).Methods(http.MethodPatch)
 	}
+	if res.ScaleSubresource {
+		r.Handle(item+"/scale", s.handle(res, s.getScale)).Methods(http.MethodGet)
+		r.Handle(item+"/scale", s.handle(res, s.updateScale)).Methods(http.MethodPut, http.MethodPatch)
+	}
 }
 
 // handle adapts a verb to an http.Handler: it pulls the namespace and name

@@ -116,9 +116,13 @@ func (s *APIServer) serveResourceList(w http.ResponseWriter, group, version stri
 			"kind":         res.Kind,
 			"verbs":        res.Verbs,
 		}))
-		if res.StatusSubresource {
-			resources = append(resources, map[string]any{"name": res.Name + "/status", "singularName": "",
-				"namespaced": res.Namespaced, "kind": res.Kind, "verbs": statusVerbs})
+		for _, sub := range subresources(res) {
+			entry := map[string]any{"name": res.Name + "/" + sub.Name, "singularName": "",
+				"namespaced": res.Namespaced, "kind": sub.Kind, "verbs": sub.Verbs}
+			if sub.Group != res.Group || sub.Version != res.Version {
+				entry["group"], entry["version"] = sub.Group, sub.Version
+			}
+			resources = append(resources, entry)
 		}
 	}
 	apierrors.WriteJSON(w, http.StatusOK, map[string]any{
@@ -163,8 +167,13 @@ func (s *APIServer) groupDiscovery(group string) map[string]any {
 				"singularResource": res.Singular,
 				"verbs":            res.Verbs,
 			})
-			if res.StatusSubresource {
-				entry["subresources"] = []map[string]any{{"subresource": "status", "responseKind": responseKind, "verbs": statusVerbs}}
+			var subs []map[string]any
+			for _, sub := range subresources(res) {
+				subs = append(subs, map[string]any{"subresource": sub.Name, "verbs": sub.Verbs,
+					"responseKind": map[string]any{"group": sub.Group, "version": sub.Version, "kind": sub.Kind}})
+			}
+			if len(subs) > 0 {
+				entry["subresources"] = subs
 			}
 			resources = append(resources, entry)
 		}
@@ -173,8 +182,19 @@ func (s *APIServer) groupDiscovery(group string) map[string]any {
 	return map[string]any{"metadata": map[string]any{"name": group}, "versions": versions}
 }
 
-// statusVerbs are what {name}/status serves.
-var statusVerbs = []string{"get", "patch", "update"}
+// subresources lists what a resource serves below its objects: status and
+// scale where the resource has them, and the ones its table names.
+func subresources(res *registry.Resource) []registry.Subresource {
+	var out []registry.Subresource
+	verbs := []string{"get", "patch", "update"}
+	if res.StatusSubresource {
+		out = append(out, registry.Subresource{Name: "status", Group: res.Group, Version: res.Version, Kind: res.Kind, Verbs: verbs})
+	}
+	if res.ScaleSubresource {
+		out = append(out, registry.Subresource{Name: "scale", Group: "autoscaling", Version: "v1", Kind: "Scale", Verbs: verbs})
+	}
+	return append(out, res.Subresources...)
+}
 
 // withNames adds shortNames and categories, which discovery leaves out when empty.
 func withNames(res *registry.Resource, entry map[string]any) map[string]any {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -127,6 +128,12 @@ func columnsFor(res *registry.Resource) []Column {
 				return strings.ToLower(stringAt(o, "involvedObject", "kind")) + "/" + stringAt(o, "involvedObject", "name")
 			}},
 			str("Message", "message")}
+	case "apps/Deployment", "apps/ReplicaSet", "apps/StatefulSet":
+		return []Column{nameColumn,
+			{Name: "Ready", Type: "string", Cell: func(o object.Object) any {
+				return fmt.Sprintf("%s/%s", orDefault(stringAt(o, "status", "readyReplicas"), "0"), orDefault(stringAt(o, "spec", "replicas"), "1"))
+			}},
+			ageColumn}
 	case "apiextensions.k8s.io/CustomResourceDefinition":
 		return []Column{nameColumn, {Name: "Created At", Type: "date", Cell: func(o object.Object) any { return o.MetaString("creationTimestamp") }}}
 	case "apiregistration.k8s.io/APIService":
@@ -263,4 +270,9 @@ func humanDuration(d time.Duration) string {
 	default:
 		return fmt.Sprintf("%dy", int(d.Hours())/24/365)
 	}
+}
+
+func sortedStrings(list []string) []string {
+	slices.Sort(list)
+	return list
 }

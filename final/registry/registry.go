@@ -34,15 +34,28 @@ type Resource struct {
 	Virtual bool
 	// StatusSubresource: status is written only through {name}/status.
 	StatusSubresource bool
+	// ScaleSubresource: {name}/scale reads and writes spec.replicas as an
+	// autoscaling/v1 Scale (kubectl scale).
+	ScaleSubresource bool
 	// TracksGeneration: metadata.generation counts changes to the spec.
 	TracksGeneration bool
+	// Subresources served by handlers of their own, for discovery
+	// (serviceaccounts/token); status and scale are listed from the flags.
+	Subresources []Subresource
 	// Custom is set for resources served for a CustomResourceDefinition;
 	// its content belongs to the package that serves them.
 	Custom any
 }
 
 // DefaultVerbs are what the generic handler serves.
-var DefaultVerbs = []string{"create", "delete", "get", "list", "patch", "update", "watch"}
+var DefaultVerbs = []string{"create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"}
+
+// Subresource is one {name}/{subresource} path, as discovery lists it: the
+// kind it takes and returns, which may be of another group.
+type Subresource struct {
+	Name, Group, Version, Kind string
+	Verbs                      []string
+}
 
 // GroupVersion is "v1" for the core group, "group/version" otherwise.
 func (r *Resource) GroupVersion() string {

@@ -14,7 +14,8 @@ func BuiltinResources() []*registry.Resource {
 		{Group: "", Version: "v1", Name: "pods", Singular: "pod", Kind: "Pod", Namespaced: true, ShortNames: []string{"po"}, Categories: []string{"all"}},
 		{Group: "", Version: "v1", Name: "configmaps", Singular: "configmap", Kind: "ConfigMap", Namespaced: true, ShortNames: []string{"cm"}},
 		{Group: "", Version: "v1", Name: "secrets", Singular: "secret", Kind: "Secret", Namespaced: true},
-		{Group: "", Version: "v1", Name: "serviceaccounts", Singular: "serviceaccount", Kind: "ServiceAccount", Namespaced: true, ShortNames: []string{"sa"}},
+		{Group: "", Version: "v1", Name: "serviceaccounts", Singular: "serviceaccount", Kind: "ServiceAccount", Namespaced: true, ShortNames: []string{"sa"},
+			Subresources: []registry.Subresource{{Name: "token", Group: "authentication.k8s.io", Version: "v1", Kind: "TokenRequest", Verbs: []string{"create"}}}},
 		{Group: "", Version: "v1", Name: "services", Singular: "service", Kind: "Service", Namespaced: true, ShortNames: []string{"svc"}, Categories: []string{"all"}, ValidateName: object.ValidateDNS1035Label},
 		{Group: "", Version: "v1", Name: "events", Singular: "event", Kind: "Event", Namespaced: true, ShortNames: []string{"ev"}},
 		{Group: "", Version: "v1", Name: "resourcequotas", Singular: "resourcequota", Kind: "ResourceQuota", Namespaced: true, ShortNames: []string{"quota"}},
@@ -36,6 +37,16 @@ func BuiltinResources() []*registry.Resource {
 		{Group: "apiregistration.k8s.io", Version: "v1", Name: "apiservices", Singular: "apiservice", Kind: "APIService",
 			Categories: []string{"api-extensions"}, StatusSubresource: true, ValidateName: object.ValidatePathSegmentName},
 		{Group: "coordination.k8s.io", Version: "v1", Name: "leases", Singular: "lease", Kind: "Lease", Namespaced: true},
+		// The workloads' objects are served; no controller acts on them
+		// here (kube-controller-manager's job), so nothing runs.
+		{Group: "apps", Version: "v1", Name: "deployments", Singular: "deployment", Kind: "Deployment", Namespaced: true,
+			ShortNames: []string{"deploy"}, Categories: []string{"all"}, StatusSubresource: true, ScaleSubresource: true, TracksGeneration: true},
+		{Group: "apps", Version: "v1", Name: "replicasets", Singular: "replicaset", Kind: "ReplicaSet", Namespaced: true,
+			ShortNames: []string{"rs"}, Categories: []string{"all"}, StatusSubresource: true, ScaleSubresource: true, TracksGeneration: true},
+		{Group: "apps", Version: "v1", Name: "statefulsets", Singular: "statefulset", Kind: "StatefulSet", Namespaced: true,
+			ShortNames: []string{"sts"}, Categories: []string{"all"}, StatusSubresource: true, ScaleSubresource: true, TracksGeneration: true},
+		{Group: "apps", Version: "v1", Name: "daemonsets", Singular: "daemonset", Kind: "DaemonSet", Namespaced: true,
+			ShortNames: []string{"ds"}, Categories: []string{"all"}, StatusSubresource: true, TracksGeneration: true},
 		{Group: "", Version: "v1", Name: "nodes", Singular: "node", Kind: "Node", ShortNames: []string{"no"}, StatusSubresource: true},
 	}
 }

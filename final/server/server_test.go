@@ -236,6 +236,14 @@ func TestKubectlSession(t *testing.T) {
 	if out := run("", "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}"); out != "admin" {
 		t.Errorf("whoami: %q", out)
 	}
+	run("", "create", "deployment", "web", "-n", "session", "--image=nginx", "--replicas=2")
+	run("", "scale", "deployment", "web", "-n", "session", "--replicas=5")
+	if out := run("", "get", "deploy", "web", "-n", "session", "-o", "jsonpath={.spec.replicas} {.metadata.generation}"); out != "5 2" {
+		t.Errorf("after kubectl scale: replicas and generation %q, want \"5 2\"", out)
+	}
+	if out := run("", "get", "deploy", "-n", "session"); !strings.Contains(out, "READY") || !strings.Contains(out, "0/5") {
+		t.Errorf("kubectl get deploy: %q", out)
+	}
 	run("", "delete", "namespace", "session", "--timeout=20s")
 	if out := run("", "get", "ns", "-o", "name"); strings.Contains(out, "session") {
 		t.Errorf("the namespace outlived kubectl delete: %q", out)
