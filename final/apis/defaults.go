@@ -22,6 +22,8 @@ func Default(res *registry.Resource, obj object.Object) {
 		defaultPod(obj)
 	case "Namespace":
 		defaultNamespace(obj)
+	case "Secret":
+		setDefault(obj, "type", "Opaque")
 	case "Deployment.apps", "ReplicaSet.apps", "StatefulSet.apps":
 		// One replica unless asked otherwise (pkg/apis/apps/v1/defaults.go).
 		if spec, ok := obj["spec"].(map[string]any); ok {

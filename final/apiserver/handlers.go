@@ -233,7 +233,7 @@ func (s *APIServer) delete(res *registry.Resource, r *http.Request, namespace, n
 	if deleter := s.Deleters[res.QualifiedName()]; deleter != nil {
 		return deleter(res, r, namespace, name)
 	}
-	check, err := readPreconditions(r, res, name)
+	check, err := ReadPreconditions(r, res, name)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -295,6 +295,12 @@ func (s *APIServer) deleteCollection(res *registry.Resource, r *http.Request, na
 	}
 	return map[string]any{"kind": res.ListKindOrDefault(), "apiVersion": res.GroupVersion(),
 		"metadata": map[string]any{"resourceVersion": strconv.FormatInt(rev, 10)}, "items": deleted}, http.StatusOK, nil
+}
+
+// Admit runs the admission pipeline for a Deleter or another handler of
+// its own: the same as the generic handler's writes go through.
+func (s *APIServer) Admit(r *http.Request, operation string, res *registry.Resource, obj, old object.Object) error {
+	return s.admit(r, operation, res, obj, old)
 }
 
 // admit runs the whole pipeline on one write. obj is changed in place by

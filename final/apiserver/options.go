@@ -149,7 +149,10 @@ func checkDryRun(r *http.Request) error {
 
 type dryRunKey struct{}
 
-// isDryRun: ?dryRun=All, or a DeleteOptions body that says so.
+// IsDryRun reports whether a request is a dry run: ?dryRun=All, or a
+// DeleteOptions body that says so.
+func IsDryRun(r *http.Request) bool { return isDryRun(r) }
+
 func isDryRun(r *http.Request) bool {
 	if on, _ := r.Context().Value(dryRunKey{}).(bool); on {
 		return true
@@ -172,10 +175,10 @@ func ReadObject(r *http.Request) (object.Object, error) {
 	return object.Decode(body)
 }
 
-// readPreconditions reads DeleteOptions (JSON or protobuf): the delete
+// ReadPreconditions reads DeleteOptions (JSON or protobuf): the delete
 // happens only if the object still has the preconditions' uid and
 // resourceVersion (409 otherwise); dryRun ["All"] makes it a dry run.
-func readPreconditions(r *http.Request, res *registry.Resource, name string) (func(object.Object) error, error) {
+func ReadPreconditions(r *http.Request, res *registry.Resource, name string) (func(object.Object) error, error) {
 	if r.ContentLength == 0 {
 		return nil, nil
 	}

@@ -227,8 +227,10 @@ func stringMap(o map[string]any, key string) map[string]any {
 	return m
 }
 
-// age prints the time since an RFC 3339 timestamp the way kubectl does:
+// Age prints the time since an RFC 3339 timestamp the way kubectl does:
 // 45s, 12m, 3h, 5d, then years.
+func Age(timestamp string) string { return age(timestamp) }
+
 func age(timestamp string) string {
 	t, err := time.Parse(time.RFC3339, timestamp)
 	if err != nil {

@@ -203,7 +203,8 @@ func resources(d *definition, n names) []*registry.Resource {
 			StatusSubresource: v.Subresources != nil && v.Subresources.Status != nil,
 			TracksGeneration:  true,
 			Custom: &customResource{groupVersion: d.Spec.Group + "/" + v.Name, schema: versionSchema,
-				rawSchema: v.Schema.OpenAPIV3Schema, storageVersion: d.Spec.Group + "/" + storageVersion, storageSchema: storageSchema},
+				rawSchema: v.Schema.OpenAPIV3Schema, storageVersion: d.Spec.Group + "/" + storageVersion, storageSchema: storageSchema,
+				columns: v.AdditionalPrinterColumns},
 		})
 	}
 	return out

@@ -69,6 +69,17 @@ type version struct {
 	Subresources *struct {
 		Status any `json:"status"`
 	} `json:"subresources"`
+	AdditionalPrinterColumns []printerColumn `json:"additionalPrinterColumns"`
+}
+
+// printerColumn is one of a version's additionalPrinterColumns.
+type printerColumn struct {
+	Name        string `json:"name"`
+	Type        string `json:"type"`
+	Format      string `json:"format"`
+	Description string `json:"description"`
+	Priority    int    `json:"priority"`
+	JSONPath    string `json:"jsonPath"`
 }
 
 // read decodes a CRD; one that does not have a CRD's shape (a string where

@@ -7,6 +7,8 @@
 package crd
 
 import (
+	"strings"
+
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apiserver"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
@@ -22,9 +24,42 @@ type customResource struct {
 	rawSchema      any           // the same, as the CRD holds it (for /openapi/v3)
 	storageVersion string        // the version objects are stored in: "example.com/v1"
 	storageSchema  *schema.Props // and its schema
+	columns        []printerColumn
 }
 
-var _ apiserver.CustomResource = (*customResource)(nil)
+var (
+	_ apiserver.CustomResource = (*customResource)(nil)
+	_ apiserver.PrinterColumns = (*customResource)(nil)
+)
+
+// PrinterColumns are what kubectl get prints: Name, the version's
+// additionalPrinterColumns, and Age unless the CRD names its own columns
+// (as Kubernetes' CRD table convertor does). A column's jsonPath is read as
+// a simple .a.b.c path; the full JSONPath language is left out.
+func (c *customResource) PrinterColumns() []apiserver.Column {
+	columns := []apiserver.Column{{Name: "Name", Type: "string", Format: "name", Description: "Name must be unique within a namespace.",
+		Cell: func(o object.Object) any { return o.MetaString("name") }}}
+	if len(c.columns) == 0 {
+		return append(columns, apiserver.Column{Name: "Age", Type: "date", Description: "The time since the object was created.",
+			Cell: func(o object.Object) any { return apiserver.Age(o.MetaString("creationTimestamp")) }})
+	}
+	for _, pc := range c.columns {
+		path := strings.Split(strings.Trim(pc.JSONPath, "."), ".")
+		columns = append(columns, apiserver.Column{Name: pc.Name, Type: pc.Type, Format: pc.Format, Description: pc.Description,
+			Priority: pc.Priority, Cell: func(o object.Object) any {
+				var v any = map[string]any(o)
+				for _, p := range path {
+					m, _ := v.(map[string]any)
+					v = m[p]
+				}
+				if s, ok := v.(string); ok && pc.Type == "date" {
+					return apiserver.Age(s) // dates print as ages, as kubectl shows them
+				}
+				return v
+			}})
+	}
+	return columns
+}
 
 // Present turns a stored object into what a client of this version reads:
 // its apiVersion, the fields its schema does not know dropped, its defaults

@@ -160,3 +160,18 @@ func TestReadsFollowTheSchema(t *testing.T) {
 		t.Errorf("read after the schema changed: %v", got)
 	}
 }
+
+func TestPrinterColumns(t *testing.T) {
+	c := &customResource{columns: []printerColumn{{Name: "Size", Type: "integer", JSONPath: ".spec.size"}, {Name: "Ready", Type: "boolean", JSONPath: ".status.ready", Priority: 1}}}
+	obj := object.Object{"metadata": map[string]any{"name": "w"}, "spec": map[string]any{"size": 3}}
+	columns := c.PrinterColumns()
+	if len(columns) != 3 || columns[1].Name != "Size" || columns[2].Priority != 1 {
+		t.Fatalf("columns %+v", columns)
+	}
+	if got := []any{columns[0].Cell(obj), columns[1].Cell(obj), columns[2].Cell(obj)}; got[0] != "w" || got[1] != 3 || got[2] != nil {
+		t.Errorf("cells %v", got)
+	}
+	if plain := (&customResource{}).PrinterColumns(); len(plain) != 2 || plain[1].Name != "Age" {
+		t.Errorf("without printer columns: %+v", plain)
+	}
+}

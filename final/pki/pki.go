@@ -93,7 +93,7 @@ func ServingCertTemplate(bindAddress string) *x509.Certificate {
 		DNSNames:    []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"},
 		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("::1")},
 	}
-	if ip := net.ParseIP(bindAddress); ip != nil && !ip.IsUnspecified() && !ip.IsLoopback() {
+	if ip := net.ParseIP(bindAddress); ip != nil && !ip.IsUnspecified() && !ip.Equal(net.ParseIP("127.0.0.1")) && !ip.Equal(net.IPv6loopback) {
 		t.IPAddresses = append(t.IPAddresses, ip)
 	}
 	return t

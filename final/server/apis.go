@@ -117,6 +117,23 @@ func (s *Server) deleteNamespace(res *registry.Resource, r *http.Request, _, nam
 	if current.MetaString("deletionTimestamp") != "" {
 		return current, http.StatusOK, nil // already on its way
 	}
+	check, err := apiserver.ReadPreconditions(r, res, name) // and a dry run said in the body
+	if err != nil {
+		return nil, 0, err
+	}
+	if check != nil {
+		if err := check(current); err != nil {
+			return nil, 0, err
+		}
+	}
+	if err := s.api.Admit(r, "DELETE", res, nil, current); err != nil {
+		return nil, 0, err
+	}
+	if apiserver.IsDryRun(r) { // what the delete would answer, and nothing more
+		current.Metadata()["deletionTimestamp"] = object.Now()
+		current["status"] = map[string]any{"phase": "Terminating"}
+		return current, http.StatusOK, nil
+	}
 	updated, err := s.store.Update(r.Context(), res, "", name, func(ns object.Object) (object.Object, error) {
 		ns.Metadata()["deletionTimestamp"] = object.Now()
 		ns["status"] = map[string]any{"phase": "Terminating"}

@@ -215,8 +215,10 @@ func openBackend(ctx context.Context, o *Options, dir string) (storage.Backend, 
 			tlsConfig.Certificates = []tls.Certificate{cert}
 		}
 	}
-	// Keys already start with /registry; --etcd-prefix puts them below a
-	// prefix of its own, as kube-apiserver's does.
+	// Keys start with /registry; --etcd-prefix replaces that root, as in
+	// kube-apiserver: the default /registry leaves them as they are, and
+	// /foo/registry puts them below /foo. (A prefix that does not end in
+	// /registry is put in front of it.)
 	prefix := strings.TrimSuffix(o.EtcdPrefix, "/registry")
 	b, err := etcd.New(ctx, o.EtcdServers, tlsConfig, prefix)
 	return b, "etcd " + strings.Join(o.EtcdServers, ","), err
@@ -289,7 +291,12 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	url := "https://" + ln.Addr().String()
+	// Clients of a server listening on every address reach it on loopback.
+	host, port, _ := net.SplitHostPort(ln.Addr().String())
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	url := "https://" + net.JoinHostPort(host, port)
 	if err := writeKubeconfigs(url, s.creds); err != nil {
 		return fmt.Errorf("writing kubeconfigs: %w", err)
 	}

@@ -249,3 +249,23 @@ func TestKubectlSession(t *testing.T) {
 		t.Errorf("the namespace outlived kubectl delete: %q", out)
 	}
 }
+
+// A dry-run delete of a namespace changes nothing, from the query or the body.
+func TestNamespaceDryRunDelete(t *testing.T) {
+	ts := startServer(t)
+	expect(t, ts.do(t, "POST", "/api/v1/namespaces", "application/json", `{"metadata":{"name":"kept"}}`), 201, "")
+	dry := ts.do(t, "DELETE", "/api/v1/namespaces/kept?dryRun=All", "", "")
+	expect(t, dry, 200, "")
+	if field(dry.obj, "status", "phase") != "Terminating" {
+		t.Errorf("dry-run answer: %s", dry.raw)
+	}
+	expect(t, ts.do(t, "DELETE", "/api/v1/namespaces/kept", "application/json", `{"kind":"DeleteOptions","apiVersion":"v1","dryRun":["All"]}`), 200, "")
+	time.Sleep(200 * time.Millisecond) // the namespace controller would have started by now
+	got := ts.do(t, "GET", "/api/v1/namespaces/kept", "", "")
+	expect(t, got, 200, "")
+	if field(got.obj, "status", "phase") != "Active" || field(got.obj, "metadata", "deletionTimestamp") != nil {
+		t.Errorf("after dry runs: %s", got.raw)
+	}
+	expect(t, ts.do(t, "DELETE", "/api/v1/namespaces/kept", "application/json",
+		`{"preconditions":{"uid":"not-its-uid"}}`), 409, "Conflict")
+}
