@@ -10,6 +10,7 @@ package leaderelection
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -52,6 +53,7 @@ func (e *Elector) Run(ctx context.Context, lead func(ctx context.Context)) {
 	defer func() {
 		if stop != nil {
 			stop()
+			e.release()
 		}
 		e.leading.Store(false)
 	}()
@@ -126,3 +128,21 @@ func (e *Elector) tryAcquireOrRenew(ctx context.Context) bool {
 	_, err = e.Store.Update(ctx, e.Leases, e.Namespace, e.Name, func(object.Object) (object.Object, error) { return lease, nil })
 	return err == nil
 }
+
+// release gives the lease up when this replica stops leading on purpose, so
+// that another (or this server, restarted) takes it at once instead of
+// waiting for it to expire, as client-go's ReleaseOnCancel does.
+func (e *Elector) release() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, _ = e.Store.Update(ctx, e.Leases, e.Namespace, e.Name, func(lease object.Object) (object.Object, error) {
+		spec, _ := lease["spec"].(map[string]any)
+		if spec == nil || spec["holderIdentity"] != e.Identity {
+			return nil, errNotHolder
+		}
+		spec["holderIdentity"] = ""
+		return lease, nil
+	})
+}
+
+var errNotHolder = errors.New("the lease is held by another replica")

@@ -81,3 +81,27 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 	}
 }
+
+// A replica that stops leading on purpose releases the lease: the next one
+// takes it at once, not after the lease would have expired.
+func TestReleaseOnStop(t *testing.T) {
+	backend, err := sqlite.Open(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer backend.Close()
+	st := store.New(backend)
+	first := &Elector{Store: st, Leases: leases, Namespace: "kube-system", Name: "controllers", Identity: "first",
+		LeaseDuration: time.Hour, RetryPeriod: 20 * time.Millisecond}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { first.Run(ctx, func(ctx context.Context) { <-ctx.Done() }); close(done) }()
+	waitFor(t, "the first replica to lead", first.IsLeader)
+	stop()
+	<-done
+	second := &Elector{Store: st, Leases: leases, Namespace: "kube-system", Name: "controllers", Identity: "second",
+		LeaseDuration: time.Hour, RetryPeriod: 20 * time.Millisecond}
+	if !second.tryAcquireOrRenew(context.Background()) {
+		t.Fatal("the released lease (of an hour) was not free")
+	}
+}
