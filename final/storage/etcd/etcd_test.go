@@ -41,17 +41,17 @@ var prefixes atomic.Int64
 
 // newStore connects to the test etcd with a prefix no other test uses (of
 // one length, so none is a prefix of another).
-func newStore(t *testing.T) *etcd.Store {
+func newStore(t testing.TB) *etcd.Store {
 	t.Helper()
 	return connect(t, fmt.Sprintf("/storagetest/%06d", prefixes.Add(1)))
 }
 
-func requireEtcd(t *testing.T) {
+func requireEtcd(t testing.TB) {
 	t.Helper()
 	storagetest.RequireEtcd(t, endpoint)
 }
 
-func connect(t *testing.T, prefix string) *etcd.Store {
+func connect(t testing.TB, prefix string) *etcd.Store {
 	t.Helper()
 	requireEtcd(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -67,6 +67,13 @@ func connect(t *testing.T, prefix string) *etcd.Store {
 func TestContract(t *testing.T) {
 	requireEtcd(t)
 	storagetest.Run(t, func(t *testing.T) storage.Backend { return newStore(t) })
+}
+
+// BenchmarkEtcd runs the backend benchmarks on the etcd of TestMain, each
+// on a prefix of its own. Skipped without etcd.
+func BenchmarkEtcd(b *testing.B) {
+	requireEtcd(b)
+	storagetest.Bench(b, func(b *testing.B) storage.Backend { return newStore(b) })
 }
 
 // Two API servers on one etcd share one state: each sees the other's

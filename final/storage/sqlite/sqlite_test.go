@@ -12,7 +12,7 @@ import (
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/storage/storagetest"
 )
 
-func open(t *testing.T, file string) *sqlite.Store {
+func open(t testing.TB, file string) *sqlite.Store {
 	t.Helper()
 	s, err := sqlite.Open(file)
 	if err != nil {
@@ -25,6 +25,14 @@ func open(t *testing.T, file string) *sqlite.Store {
 func TestContract(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) storage.Backend {
 		return open(t, filepath.Join(t.TempDir(), "state.db"))
+	})
+}
+
+// BenchmarkSQLite runs the backend benchmarks on a file in a temporary
+// directory: on the machine's disk, so that commits wait for it.
+func BenchmarkSQLite(b *testing.B) {
+	storagetest.Bench(b, func(b *testing.B) storage.Backend {
+		return open(b, filepath.Join(b.TempDir(), "state.db"))
 	})
 }
 

@@ -16,9 +16,12 @@
 //
 // Durability is etcd's: WAL lets readers work while a writer commits, and
 // synchronous=FULL makes every commit reach the disk before the caller hears
-// of it. One process per file (an flock beside it): a second would hand out
-// the same revisions. Every commit hands its event to the watchers
-// (watch.go) in revision order. All SQL is in this file.
+// of it. That wait is most of a write's time, so writes that arrive together
+// share it, as etcd's do (group commit): one goroutine commits every write
+// waiting at that moment in one transaction. One process per file (an flock
+// beside it): a second would hand out the same revisions. Every commit hands
+// its events to the watchers (watch.go) in revision order. All SQL is in
+// this file.
 package sqlite
 
 import (
@@ -63,11 +66,20 @@ INSERT OR IGNORE INTO meta (name, value) VALUES ('revision', 1), ('compacted', 0
 type Store struct {
 	db   *sql.DB
 	lock *os.File // held while open: one process per database
-	// SQLite allows one writer at a time; writers take turns here rather
-	// than fail with SQLITE_BUSY, and the revision they write is rev+1.
+	// SQLite allows one writer at a time. The committer (see write) holds
+	// writeMu while it commits a batch and publishes its events; Compact
+	// and a new watcher take it too, rather than fail with SQLITE_BUSY or
+	// fall between a commit and its events.
 	writeMu sync.Mutex
 	rev     atomic.Int64 // the revision of the last commit; written under writeMu
 	hub     *hub         // live events go here, from inside writeMu
+	commits atomic.Int64 // transactions the committer committed, for tests
+
+	queueMu sync.Mutex
+	queue   []*pending    // writes waiting for the committer
+	closing bool          // set by Close: no more writes queue
+	wake    chan struct{} // a token tells the committer the queue has writes
+	stopped chan struct{} // closed when the committer has committed the last
 
 	done      chan struct{} // closed by Close: watches end
 	closeOnce sync.Once
@@ -104,16 +116,23 @@ func Open(file string) (*Store, error) {
 		lock.Close()
 		return nil, fmt.Errorf("opening %s: %w", file, err)
 	}
-	s := &Store{db: db, lock: lock, hub: newHub(), done: make(chan struct{})}
+	s := &Store{db: db, lock: lock, hub: newHub(), done: make(chan struct{}),
+		wake: make(chan struct{}, 1), stopped: make(chan struct{})}
 	s.rev.Store(rev)
+	go s.committer()
 	return s, nil
 }
 
-// Close ends the watches, then releases the database and its lock. It waits
-// for a write in progress to commit.
+// Close commits the writes already queued and refuses later ones, ends the
+// watches, then releases the database and its lock.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
-		s.writeMu.Lock()
+		s.queueMu.Lock()
+		s.closing = true
+		close(s.wake) // the committer commits what is queued, and stops
+		s.queueMu.Unlock()
+		<-s.stopped
+		s.writeMu.Lock() // a compaction or a new watcher finishes first
 		defer s.writeMu.Unlock()
 		close(s.done)
 		s.hub.closeAll()
@@ -167,36 +186,124 @@ func (s *Store) Revision(context.Context) (int64, error) {
 	return s.rev.Load(), nil
 }
 
-// write runs fn in a transaction at the next revision, commits, and hands
-// the event fn describes to the watchers. Publishing under writeMu keeps
-// events in revision order.
-func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx, rev int64) (storage.Event, error)) (storage.Event, error) {
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	// A request that ended while it waited its turn does not write. One
-	// that starts is not cut short: it commits or rolls back whole.
-	if err := ctx.Err(); err != nil {
-		return storage.Event{}, err
+// Group commit. Most of a write's time is its commit waiting for the disk,
+// and SQLite commits one transaction at a time. So writers do not commit:
+// each queues its write and waits, and one goroutine, the committer, takes
+// all that is queued, applies it in one transaction (each write at its own
+// revision, in queue order), commits once, and answers every writer. While
+// it waits for the disk, the next batch queues. A write that comes alone
+// still waits for one commit, no more; many writers share few commits. etcd
+// does the same: one fsync of its log for all the writes ready at once.
+
+// pending is a write waiting for the committer, then its result.
+type pending struct {
+	ctx   context.Context
+	apply func(tx *sql.Tx, rev int64) (storage.Event, error) // the write, at revision rev
+	event storage.Event
+	err   error
+	done  chan struct{} // closed once event and err are set
+}
+
+// write queues apply and waits until the committer has committed it (or
+// failed it) and handed its event to the watchers.
+func (s *Store) write(ctx context.Context, apply func(tx *sql.Tx, rev int64) (storage.Event, error)) (storage.Event, error) {
+	w := &pending{ctx: ctx, apply: apply, done: make(chan struct{})}
+	s.queueMu.Lock()
+	if s.closing {
+		s.queueMu.Unlock()
+		return storage.Event{}, errClosed
 	}
-	tx, err := s.db.BeginTx(context.Background(), nil)
+	s.queue = append(s.queue, w)
+	select {
+	case s.wake <- struct{}{}:
+	default: // a token is there already: the committer will see this write too
+	}
+	s.queueMu.Unlock()
+	// Not abandoned when ctx ends: whether it is written is known only
+	// when its batch commits.
+	<-w.done
+	return w.event, w.err
+}
+
+// committer commits what is queued, a batch at a time, until Close.
+func (s *Store) committer() {
+	defer close(s.stopped)
+	for range s.wake {
+		s.writeMu.Lock()
+		s.queueMu.Lock()
+		batch := s.queue
+		s.queue = nil
+		s.queueMu.Unlock()
+		if len(batch) > 0 { // empty when a token came after its writes were taken
+			s.commitBatch(batch)
+		}
+		s.writeMu.Unlock()
+	}
+}
+
+// commitBatch commits a batch, publishes the events of its writes in
+// revision order, then answers every writer.
+func (s *Store) commitBatch(batch []*pending) {
+	written, rev, err := s.applyAndCommit(batch)
+	if err != nil { // the transaction failed: no write of the batch happened
+		for _, w := range batch {
+			w.event, w.err = storage.Event{}, err
+		}
+		written = nil
+	}
+	if len(written) > 0 {
+		s.commits.Add(1)
+		s.rev.Store(rev)
+	}
+	for _, w := range written {
+		s.hub.publish(w.event)
+	}
+	for _, w := range batch {
+		close(w.done)
+	}
+}
+
+// applyAndCommit applies a batch in one transaction and commits it. Each
+// write runs in a savepoint of its own: one that fails (a lost
+// compare-and-swap, a key that exists) is undone alone, keeps its error and
+// takes no revision, and the next write sees the store as if it had never
+// been tried. It returns the writes that were applied and the revision of
+// the last.
+func (s *Store) applyAndCommit(batch []*pending) (written []*pending, rev int64, err error) {
+	rev = s.rev.Load()
+	tx, err := s.db.Begin()
 	if err != nil {
-		return storage.Event{}, fmt.Errorf("beginning a write: %w", err)
+		return nil, 0, fmt.Errorf("beginning a write: %w", err)
 	}
 	defer tx.Rollback() //nolint:errcheck // after Commit, a no-op
-	rev := s.rev.Load() + 1
-	ev, err := fn(tx, rev)
-	if err != nil {
-		return storage.Event{}, err
+	for _, w := range batch {
+		// A request that ended while it waited does not write.
+		if w.err = w.ctx.Err(); w.err != nil {
+			continue
+		}
+		if _, err := tx.Exec(`SAVEPOINT write`); err != nil {
+			return nil, 0, fmt.Errorf("writing revision %d: %w", rev+1, err)
+		}
+		if w.event, w.err = w.apply(tx, rev+1); w.err == nil {
+			rev++
+			written = append(written, w)
+		} else if _, err := tx.Exec(`ROLLBACK TO write`); err != nil {
+			return nil, 0, fmt.Errorf("undoing a failed write: %w", err)
+		}
+		if _, err := tx.Exec(`RELEASE write`); err != nil {
+			return nil, 0, fmt.Errorf("writing revision %d: %w", rev, err)
+		}
+	}
+	if len(written) == 0 {
+		return nil, rev, nil // nothing to commit
 	}
 	if _, err := tx.Exec(`UPDATE meta SET value = ? WHERE name = 'revision'`, rev); err != nil {
-		return storage.Event{}, fmt.Errorf("advancing the revision to %d: %w", rev, err)
+		return nil, 0, fmt.Errorf("advancing the revision to %d: %w", rev, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return storage.Event{}, fmt.Errorf("committing revision %d: %w", rev, err)
+		return nil, 0, fmt.Errorf("committing revisions up to %d: %w", rev, err)
 	}
-	s.rev.Store(rev)
-	s.hub.publish(ev)
-	return ev, nil
+	return written, rev, nil
 }
 
 // logWrite appends a write to the log, at its revision.

@@ -1,4 +1,4 @@
-// Watch: every commit hands its event to the hub inside the store's write
+// Watch: every commit hands its events to the hub inside the store's write
 // lock, so events reach each watcher in revision order. A watcher registers
 // at the current revision R, under that lock: events after R come live, and
 // what it asked for before R is read from the log, so nothing is missed or

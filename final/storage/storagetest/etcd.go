@@ -59,9 +59,9 @@ func StartEtcd() (endpoint string, stop func(), err error) {
 	return clientURL, stop, nil
 }
 
-// RequireEtcd skips a test when there is no etcd, except in CI, where
-// skipping would hide that the etcd backend went untested.
-func RequireEtcd(t *testing.T, endpoint string) {
+// RequireEtcd skips a test (or a benchmark) when there is no etcd, except in
+// CI, where skipping would hide that the etcd backend went untested.
+func RequireEtcd(t testing.TB, endpoint string) {
 	t.Helper()
 	if endpoint != "" {
 		return

@@ -6,7 +6,8 @@
 //
 // Each subtest opens its own backend and assumes nobody else writes to it
 // while it runs: it checks revisions exactly. Timeouts only keep a broken
-// backend from hanging the run; nothing here measures speed.
+// backend from hanging the run; no test measures speed. Bench (bench.go)
+// does, with go test -bench, on both backends alike.
 package storagetest
 
 import (
