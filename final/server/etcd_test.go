@@ -7,6 +7,7 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,4 +79,34 @@ func revisionOf(t *testing.T, ts *testServer, path string) string {
 	list := ts.do(t, "GET", path, "", "")
 	expect(t, list, 200, "")
 	return field(list.obj, "metadata", "resourceVersion").(string)
+}
+
+// When etcd goes away, /readyz fails and requests get a Status (504) instead
+// of hanging; when it comes back, the server serves again on its own.
+func TestEtcdOutage(t *testing.T) {
+	storagetest.RequireEtcd(t, etcdEndpoint)
+	e, err := storagetest.NewEtcd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Remove()
+	ts := startServer(t, "--etcd-servers="+e.URL)
+	const cms = "/api/v1/namespaces/default/configmaps"
+	expect(t, ts.do(t, "GET", "/readyz", "", ""), 200, "")
+
+	e.Stop()
+	if r := ts.do(t, "GET", "/readyz?verbose", "", ""); r.code != 500 || !strings.Contains(r.raw, "[-]etcd failed") {
+		t.Errorf("readyz without etcd: %d %s", r.code, r.raw)
+	}
+	expect(t, ts.do(t, "GET", cms, "", ""), 504, "Timeout")
+
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(30 * time.Second); ts.do(t, "GET", "/readyz", "", "").code != 200; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("not ready 30 s after etcd came back")
+		}
+	}
+	expect(t, ts.do(t, "POST", cms, "application/json", `{"metadata":{"name":"after-outage"}}`), 201, "")
 }

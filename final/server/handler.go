@@ -12,6 +12,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/audit"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/authn"
@@ -25,6 +26,8 @@ import (
 func (s *Server) routes(m *metrics.Metrics) http.Handler {
 	r := s.api.Routes()
 	storageCheck := healthz.Check{Name: "etcd", Fn: func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second) // a store that does not answer fails the check
+		defer cancel()
 		if _, err := s.backend.Revision(ctx); err != nil {
 			return fmt.Errorf("the store does not answer: %w", err)
 		}

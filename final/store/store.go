@@ -95,9 +95,17 @@ func statusError(err error, res *registry.Resource, name string) error {
 		return apierrors.NewAlreadyExists(res.Group, res.Name, name)
 	case errors.As(err, &conflict):
 		return apierrors.NewConflict(res.Group, res.Name, name, errors.New(apierrors.OptimisticLockErrorMsg))
+	case errors.Is(err, context.DeadlineExceeded):
+		// The store did not answer in time (etcd unreachable, say): the
+		// client may try again, as with kube-apiserver's 504.
+		return apierrors.NewTimeout(fmt.Sprintf("the storage did not answer in time: %v", err), 1)
 	}
 	return err
 }
+
+// opTimeout bounds one storage operation, so that a store that does not
+// answer makes requests fail with a Status instead of hanging.
+const opTimeout = 10 * time.Second
 
 // readError turns the error of a read at a revision into what a client is
 // told: 410 Expired below the compacted revision, 504 asking to retry above
@@ -109,6 +117,8 @@ func (s *Store) readError(ctx context.Context, err error, requested int64) error
 	case errors.Is(err, storage.ErrFutureRevision):
 		current, _ := s.backend.Revision(ctx)
 		return apierrors.NewTooLargeResourceVersion(requested, current)
+	case errors.Is(err, context.DeadlineExceeded):
+		return apierrors.NewTimeout(fmt.Sprintf("the storage did not answer in time: %v", err), 1)
 	}
 	return err
 }
@@ -116,6 +126,8 @@ func (s *Store) readError(ctx context.Context, err error, requested int64) error
 // Create stores a new object; AlreadyExists if its key is taken.
 func (s *Store) Create(ctx context.Context, res *registry.Resource, obj object.Object) (object.Object, error) {
 	defer s.observe("create", res, time.Now())
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	value, err := encode(obj)
 	if err != nil {
 		return nil, fmt.Errorf("encoding %s: %w", res.Kind, err)
@@ -130,6 +142,8 @@ func (s *Store) Create(ctx context.Context, res *registry.Resource, obj object.O
 // Get reads an object as it is now.
 func (s *Store) Get(ctx context.Context, res *registry.Resource, namespace, name string) (object.Object, error) {
 	defer s.observe("get", res, time.Now())
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	kv, err := s.backend.Get(ctx, Key(res, namespace, name))
 	if err != nil {
 		return nil, statusError(err, res, name)
@@ -152,6 +166,8 @@ type ListOptions struct {
 // holds Limit matching items or the range ends, as Kubernetes' etcd3 store does.
 func (s *Store) List(ctx context.Context, res *registry.Resource, namespace string, opts ListOptions) ([]object.Object, int64, string, error) {
 	defer s.observe("list", res, time.Now())
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	prefix := Prefix(res, namespace)
 	items := []object.Object{}
 	after, rev := opts.After, opts.Revision
@@ -193,6 +209,8 @@ func (s *Store) List(ctx context.Context, res *registry.Resource, namespace stri
 func (s *Store) Update(ctx context.Context, res *registry.Resource, namespace, name string,
 	tryUpdate func(current object.Object) (object.Object, error)) (object.Object, error) {
 	defer s.observe("update", res, time.Now())
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	key := Key(res, namespace, name)
 	kv, err := s.backend.Get(ctx, key)
 	for {
@@ -237,6 +255,8 @@ func (s *Store) Update(ctx context.Context, res *registry.Resource, namespace, n
 func (s *Store) Delete(ctx context.Context, res *registry.Resource, namespace, name string,
 	precondition func(current object.Object) error) (object.Object, error) {
 	defer s.observe("delete", res, time.Now())
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	key := Key(res, namespace, name)
 	kv, err := s.backend.Get(ctx, key)
 	for {
