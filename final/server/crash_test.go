@@ -104,13 +104,14 @@ func startProcess(t *testing.T, bin, dir string) (*testServer, *exec.Cmd) {
 	if !lines.Scan() {
 		t.Fatal("final exited before saying where it serves")
 	}
-	go func() {
+	first := lines.Text()
+	go func() { // keep reading, so the server never blocks on a full pipe
 		for lines.Scan() {
 		}
 	}()
-	m := regexp.MustCompile(`^final serving on (\S+)`).FindStringSubmatch(lines.Text())
+	m := regexp.MustCompile(`^final serving on (\S+)`).FindStringSubmatch(first)
 	if m == nil {
-		t.Fatalf("first line %q", lines.Text())
+		t.Fatalf("first line %q", first)
 	}
 	return &testServer{url: m[1], dir: dir, client: adminClient(t, dir), stop: func() {}}, cmd
 }
