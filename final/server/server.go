@@ -76,6 +76,8 @@ func New(ctx context.Context, o *Options) (*Server, error) {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
 	s.store = store.New(s.backend)
+	m := metrics.New()
+	s.store.Observe = m.ObserveStorage // before any goroutine uses the store
 	s.registry = registry.New(BuiltinResources(), object.ValidateDNS1123Subdomain)
 	host, _ := os.Hostname()
 	s.elector = &leaderelection.Elector{Store: s.store, Leases: s.registry.Lookup("coordination.k8s.io", "leases"),
@@ -136,8 +138,6 @@ func New(ctx context.Context, o *Options) (*Server, error) {
 	if s.tls, err = serverTLS(creds); err != nil {
 		return nil, fmt.Errorf("TLS: %w", err)
 	}
-	m := metrics.New()
-	s.store.Observe = m.ObserveStorage
 	policy, sink, err := openAudit(o)
 	if err != nil {
 		return nil, err
