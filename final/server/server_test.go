@@ -219,10 +219,23 @@ func TestKubectlSession(t *testing.T) {
 	}
 	run("", "create", "namespace", "session")
 	run("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: session\ndata:\n  mode: fast\n", "apply", "-f", "-")
-	if out := run("", "get", "configmap", "settings", "-n", "session", "-o", "jsonpath={.data.mode}"); out != "fast" {
-		t.Errorf("get: %q", out)
+	if out := run("", "get", "configmap", "settings", "-n", "session", "-o", "yaml"); !strings.Contains(out, "mode: fast") || !strings.Contains(out, "resourceVersion:") {
+		t.Errorf("get -o yaml: %q", out)
 	}
+	// kubectl get -w prints the change the patch below makes.
+	watch := exec.Command(kubectl, "get", "configmap", "settings", "-n", "session", "-w", "-o", "name", "--request-timeout=5s")
+	watch.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(ts.dir, "kubeconfig"), "HOME="+ts.dir)
+	var watched bytes.Buffer
+	watch.Stdout, watch.Stderr = &watched, &watched
+	if err := watch.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // the watch is open
 	run("", "patch", "configmap", "settings", "-n", "session", "-p", `{"data":{"mode":"slow"}}`)
+	_ = watch.Wait()
+	if out := watched.String(); strings.Count(out, "configmap/settings\n") != 2 { // as it was, then as patched
+		t.Errorf("kubectl get -w: %q", out)
+	}
 	run("", "label", "configmap", "settings", "-n", "session", "tier=web")
 	if out := run("", "get", "cm", "-n", "session", "-l", "tier=web", "-o", "name"); strings.TrimSpace(out) != "configmap/settings" {
 		t.Errorf("get -l: %q", out)
@@ -247,6 +260,9 @@ func TestKubectlSession(t *testing.T) {
 	run("", "delete", "namespace", "session", "--timeout=20s")
 	if out := run("", "get", "ns", "-o", "name"); strings.Contains(out, "session") {
 		t.Errorf("the namespace outlived kubectl delete: %q", out)
+	}
+	if out := run("", "get", "configmaps,deployments", "-n", "session", "-o", "name"); strings.TrimSpace(out) != "" {
+		t.Errorf("the namespace's contents outlived it: %q", out)
 	}
 }
 
