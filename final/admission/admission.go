@@ -15,7 +15,8 @@
 // (MutationInterface, ValidationInterface, chainAdmissionHandler), the order is
 // AllOrderedPlugins in k8s.io/kubernetes/pkg/kubeapiserver/options/plugins.go,
 // and the plugins live in k8s.io/kubernetes/plugin/pkg/admission/*
-// (namespace/lifecycle, alwayspullimages, serviceaccount, resourcequota) and
+// (namespace/lifecycle, limitranger, alwayspullimages, serviceaccount,
+// resourcequota) and
 // k8s.io/apiserver/pkg/admission/plugin/webhook (mutating, validating).
 package admission
 
@@ -73,6 +74,7 @@ type validatingPlugin interface {
 // The plugins' names, as kube-apiserver's flags spell them.
 const (
 	NamespaceLifecycle         = "NamespaceLifecycle"
+	LimitRanger                = "LimitRanger"
 	AlwaysPullImages           = "AlwaysPullImages"
 	ServiceAccount             = "ServiceAccount"
 	MutatingAdmissionWebhook   = "MutatingAdmissionWebhook"
@@ -87,23 +89,27 @@ const (
 // refused. (Kubernetes runs ServiceAccount just before AlwaysPullImages;
 // they touch different fields, so the two orders admit the same pods.)
 func AllOrderedPlugins() []string {
-	return []string{NamespaceLifecycle, AlwaysPullImages, ServiceAccount,
+	return []string{NamespaceLifecycle, LimitRanger, AlwaysPullImages, ServiceAccount,
 		MutatingAdmissionWebhook, ValidatingAdmissionWebhook, ResourceQuota}
 }
 
 // DefaultPlugins are enabled unless --disable-admission-plugins names them:
 // all but AlwaysPullImages, as in kube-apiserver.
 func DefaultPlugins() []string {
-	return []string{NamespaceLifecycle, ServiceAccount,
+	return []string{NamespaceLifecycle, LimitRanger, ServiceAccount,
 		MutatingAdmissionWebhook, ValidatingAdmissionWebhook, ResourceQuota}
 }
 
 // Dependencies are what the plugins read: namespaces, ServiceAccounts,
-// webhook configurations and quotas from the store, resources from the
-// registry.
+// LimitRanges, webhook configurations and quotas from the store, resources
+// from the registry, and their configurations.
 type Dependencies struct {
 	Store    *store.Store
 	Registry *registry.Registry
+	// Configs are the plugins' configurations from
+	// --admission-control-config-file (ReadAdmissionConfiguration); nil
+	// when there is none.
+	Configs Configs
 }
 
 // Chain runs the enabled plugins. A nil *Chain admits everything.
@@ -118,16 +124,27 @@ type Chain struct {
 // --enable-admission-plugins and --disable-admission-plugins: the defaults,
 // plus what enable names, minus what disable names. A plugin this server
 // does not have is an error, and so is one named by both flags, as in
-// kube-apiserver: neither may silently win.
+// kube-apiserver: neither may silently win. So is a configuration an
+// enabled plugin cannot read.
 func NewChain(enable, disable string, deps Dependencies) (*Chain, error) {
 	enabled, err := enabledPlugins(enable, disable)
 	if err != nil {
 		return nil, err
 	}
-	quota := &resourceQuota{deps}
+	quota := &resourceQuota{deps: deps}
+	if slices.Contains(enabled, ResourceQuota) {
+		config, err := deps.Configs.configFor(ResourceQuota)
+		if err == nil {
+			quota.limited, err = quotaConfiguration(config)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("the configuration of ResourceQuota: %w", err)
+		}
+	}
 	webhooks := func(mutating bool) *webhooks { return &webhooks{deps: deps, mutating: mutating} }
 	plugins := map[string]any{
 		NamespaceLifecycle:         namespaceLifecycle{deps},
+		LimitRanger:                limitRanger{deps},
 		AlwaysPullImages:           alwaysPullImages{},
 		ServiceAccount:             serviceAccount{deps},
 		MutatingAdmissionWebhook:   mutatingWebhooks{webhooks(true)},

@@ -27,7 +27,9 @@ func testResources() []*registry.Resource {
 		{Version: "v1", Name: "secrets", Kind: "Secret", Namespaced: true},
 		{Version: "v1", Name: "serviceaccounts", Kind: "ServiceAccount", Namespaced: true},
 		{Version: "v1", Name: "services", Kind: "Service", Namespaced: true},
+		{Version: "v1", Name: "endpoints", Kind: "Endpoints", Namespaced: true},
 		{Version: "v1", Name: "resourcequotas", Kind: "ResourceQuota", Namespaced: true},
+		{Version: "v1", Name: "limitranges", Kind: "LimitRange", Namespaced: true},
 		{Group: "batch", Version: "v1", Name: "jobs", Kind: "Job", Namespaced: true},
 		{Group: "rbac.authorization.k8s.io", Version: "v1", Name: "roles", Kind: "Role", Namespaced: true},
 		{Group: "rbac.authorization.k8s.io", Version: "v1", Name: "clusterroles", Kind: "ClusterRole"},
@@ -139,6 +141,8 @@ func pluginName(p any) string {
 	switch p.(type) {
 	case namespaceLifecycle:
 		return NamespaceLifecycle
+	case limitRanger:
+		return LimitRanger
 	case alwaysPullImages:
 		return AlwaysPullImages
 	case serviceAccount:
@@ -169,53 +173,53 @@ func TestNewChain(t *testing.T) {
 	}{
 		{
 			name:       "defaults",
-			enabled:    []string{"NamespaceLifecycle", "ServiceAccount", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook", "ResourceQuota"},
-			mutating:   []string{"NamespaceLifecycle", "ServiceAccount", "MutatingAdmissionWebhook"},
-			validating: []string{"ServiceAccount", "ValidatingAdmissionWebhook", "ResourceQuota"},
+			enabled:    []string{"NamespaceLifecycle", "LimitRanger", "ServiceAccount", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook", "ResourceQuota"},
+			mutating:   []string{"NamespaceLifecycle", "LimitRanger", "ServiceAccount", "MutatingAdmissionWebhook"},
+			validating: []string{"LimitRanger", "ServiceAccount", "ValidatingAdmissionWebhook", "ResourceQuota"},
 		},
 		{
 			name:       "enable adds a plugin in its place",
 			enable:     "AlwaysPullImages",
-			enabled:    []string{"NamespaceLifecycle", "AlwaysPullImages", "ServiceAccount", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook", "ResourceQuota"},
-			mutating:   []string{"NamespaceLifecycle", "AlwaysPullImages", "ServiceAccount", "MutatingAdmissionWebhook"},
-			validating: []string{"AlwaysPullImages", "ServiceAccount", "ValidatingAdmissionWebhook", "ResourceQuota"},
+			enabled:    []string{"NamespaceLifecycle", "LimitRanger", "AlwaysPullImages", "ServiceAccount", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook", "ResourceQuota"},
+			mutating:   []string{"NamespaceLifecycle", "LimitRanger", "AlwaysPullImages", "ServiceAccount", "MutatingAdmissionWebhook"},
+			validating: []string{"LimitRanger", "AlwaysPullImages", "ServiceAccount", "ValidatingAdmissionWebhook", "ResourceQuota"},
 		},
 		{
 			name:       "enabling a default plugin changes nothing",
 			enable:     "ResourceQuota,NamespaceLifecycle",
-			enabled:    []string{"NamespaceLifecycle", "ServiceAccount", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook", "ResourceQuota"},
-			mutating:   []string{"NamespaceLifecycle", "ServiceAccount", "MutatingAdmissionWebhook"},
-			validating: []string{"ServiceAccount", "ValidatingAdmissionWebhook", "ResourceQuota"},
+			enabled:    []string{"NamespaceLifecycle", "LimitRanger", "ServiceAccount", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook", "ResourceQuota"},
+			mutating:   []string{"NamespaceLifecycle", "LimitRanger", "ServiceAccount", "MutatingAdmissionWebhook"},
+			validating: []string{"LimitRanger", "ServiceAccount", "ValidatingAdmissionWebhook", "ResourceQuota"},
 		},
 		{
 			name:       "disable removes default plugins",
 			disable:    "ResourceQuota,ServiceAccount",
-			enabled:    []string{"NamespaceLifecycle", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook"},
-			mutating:   []string{"NamespaceLifecycle", "MutatingAdmissionWebhook"},
-			validating: []string{"ValidatingAdmissionWebhook"},
+			enabled:    []string{"NamespaceLifecycle", "LimitRanger", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook"},
+			mutating:   []string{"NamespaceLifecycle", "LimitRanger", "MutatingAdmissionWebhook"},
+			validating: []string{"LimitRanger", "ValidatingAdmissionWebhook"},
 		},
 		{
 			name:       "disabling a plugin that is not enabled changes nothing",
 			disable:    "AlwaysPullImages",
-			enabled:    []string{"NamespaceLifecycle", "ServiceAccount", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook", "ResourceQuota"},
-			mutating:   []string{"NamespaceLifecycle", "ServiceAccount", "MutatingAdmissionWebhook"},
-			validating: []string{"ServiceAccount", "ValidatingAdmissionWebhook", "ResourceQuota"},
+			enabled:    []string{"NamespaceLifecycle", "LimitRanger", "ServiceAccount", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook", "ResourceQuota"},
+			mutating:   []string{"NamespaceLifecycle", "LimitRanger", "ServiceAccount", "MutatingAdmissionWebhook"},
+			validating: []string{"LimitRanger", "ServiceAccount", "ValidatingAdmissionWebhook", "ResourceQuota"},
 		},
 		{
 			name:       "the fixed order decides, not the order of the flags",
 			enable:     "ResourceQuota,AlwaysPullImages",
 			disable:    "ValidatingAdmissionWebhook,MutatingAdmissionWebhook,NamespaceLifecycle",
-			enabled:    []string{"AlwaysPullImages", "ServiceAccount", "ResourceQuota"},
-			mutating:   []string{"AlwaysPullImages", "ServiceAccount"},
-			validating: []string{"AlwaysPullImages", "ServiceAccount", "ResourceQuota"},
+			enabled:    []string{"LimitRanger", "AlwaysPullImages", "ServiceAccount", "ResourceQuota"},
+			mutating:   []string{"LimitRanger", "AlwaysPullImages", "ServiceAccount"},
+			validating: []string{"LimitRanger", "AlwaysPullImages", "ServiceAccount", "ResourceQuota"},
 		},
 		{
 			name:       "spaces and empty names are ignored",
 			enable:     " AlwaysPullImages , ,",
 			disable:    ",",
-			enabled:    []string{"NamespaceLifecycle", "AlwaysPullImages", "ServiceAccount", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook", "ResourceQuota"},
-			mutating:   []string{"NamespaceLifecycle", "AlwaysPullImages", "ServiceAccount", "MutatingAdmissionWebhook"},
-			validating: []string{"AlwaysPullImages", "ServiceAccount", "ValidatingAdmissionWebhook", "ResourceQuota"},
+			enabled:    []string{"NamespaceLifecycle", "LimitRanger", "AlwaysPullImages", "ServiceAccount", "MutatingAdmissionWebhook", "ValidatingAdmissionWebhook", "ResourceQuota"},
+			mutating:   []string{"NamespaceLifecycle", "LimitRanger", "AlwaysPullImages", "ServiceAccount", "MutatingAdmissionWebhook"},
+			validating: []string{"LimitRanger", "AlwaysPullImages", "ServiceAccount", "ValidatingAdmissionWebhook", "ResourceQuota"},
 		},
 		{
 			name:       "everything off",
@@ -249,8 +253,8 @@ func TestNewChain(t *testing.T) {
 
 func TestNewChainRefusesBadFlags(t *testing.T) {
 	tests := []struct{ name, enable, disable, wantInError string }{
-		{"unknown enabled plugin", "PodSecurity", "", `admission plugin "PodSecurity" is not implemented (known: NamespaceLifecycle, AlwaysPullImages,`},
-		{"unknown disabled plugin", "", "NamespaceLifecycle,LimitRanger", `"LimitRanger" is not implemented`},
+		{"unknown enabled plugin", "PodSecurity", "", `admission plugin "PodSecurity" is not implemented (known: NamespaceLifecycle, LimitRanger, AlwaysPullImages,`},
+		{"unknown disabled plugin", "", "NamespaceLifecycle,PodNodeSelector", `"PodNodeSelector" is not implemented`},
 		{"names are case sensitive", "alwayspullimages", "", `"alwayspullimages" is not implemented`},
 		// kube-apiserver refuses a plugin named by both flags, rather than
 		// letting one of them silently win, and names them all.

@@ -2,10 +2,10 @@ package admission
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
@@ -32,30 +32,6 @@ func TestQuotaKeys(t *testing.T) {
 	for _, tt := range tests {
 		if got := quotaKeys(tt.res); !slices.Equal(got, tt.want) {
 			t.Errorf("quotaKeys(%s) = %q, want %q", tt.res.Name, got, tt.want)
-		}
-	}
-}
-
-func TestQuantity(t *testing.T) {
-	tests := []struct {
-		in     any
-		want   int64
-		wantOK bool
-	}{
-		{"10", 10, true},
-		{"0", 0, true},
-		{json.Number("3"), 3, true}, // a number in decoded JSON
-		{json.Number("2.5"), 0, false},
-		{"1k", 0, false}, // suffixes are beyond this server
-		{"1.5", 0, false},
-		{"", 0, false},
-		{nil, 0, false},
-		{true, 0, false},
-	}
-	for _, tt := range tests {
-		got, ok := quantity(tt.in)
-		if got != tt.want || ok != tt.wantOK {
-			t.Errorf("quantity(%#v) = %d, %v; want %d, %v", tt.in, got, ok, tt.want, tt.wantOK)
 		}
 	}
 }
@@ -136,7 +112,7 @@ func TestResourceQuotaRefresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	q, _ := deps.Store.Get(ctx, quotas, "small", "counts")
-	if got, want := encode(at(q, "status", "used")), `{"count/configmaps":"2","count/jobs.batch":"0","pods":"1"}`; got != want {
+	if got, want := encode(at(q, "status", "used")), `{"count/configmaps":"2","count/jobs.batch":"0","cpu":"0","pods":"1"}`; got != want {
 		t.Errorf("status.used = %s, want %s", got, want)
 	}
 	if got, want := encode(at(q, "status", "hard")), `{"count/configmaps":"5","count/jobs.batch":"1","cpu":"2","pods":"5"}`; got != want {
@@ -256,5 +232,116 @@ func TestResourceQuotaDisabled(t *testing.T) {
 	}
 	if q, _ := deps.Store.Get(ctx, deps.Registry.Lookup("", "resourcequotas"), "default", "none"); q["status"] != nil {
 		t.Errorf("status = %v, want none", q["status"])
+	}
+}
+
+// Compute quotas on pods; the messages are kube-apiserver v1.37's for the
+// same quota and usage.
+func TestResourceQuotaCompute(t *testing.T) {
+	chain, deps := newTestChain(t, "", "NamespaceLifecycle,ServiceAccount,LimitRanger")
+	storeObjects(t, deps, "", "resourcequotas", quotaDoc("default", "compute", `{"requests.cpu":"1","limits.memory":"1Gi","pods":"10"}`))
+	storeObjects(t, deps, "", "pods",
+		`{"metadata":{"name":"p1","namespace":"default"},"spec":{"containers":[{"name":"c","resources":{"requests":{"cpu":"600m"},"limits":{"memory":"512Mi"}}}]}}`,
+		// A finished pod counts in count/pods only.
+		`{"metadata":{"name":"done","namespace":"default"},"spec":{"containers":[{"name":"c","resources":{"requests":{"cpu":"1"},"limits":{"memory":"1Gi"}}}]},"status":{"phase":"Succeeded"}}`)
+	tests := []struct{ name, containers, want string }{
+		{"every container must say what is quota'd", `{"name":"c","image":"nginx"},{"name":"b","image":"nginx","resources":{"requests":{"cpu":"1m"}}}`,
+			`pods "web" is forbidden: failed quota: compute: must specify limits.memory for: b,c; requests.cpu for: c`},
+		{"over", `{"name":"c","image":"nginx","resources":{"requests":{"cpu":"500m"},"limits":{"memory":"768Mi"}}}`,
+			`pods "web" is forbidden: exceeded quota: compute, requested: limits.memory=768Mi,requests.cpu=500m, used: limits.memory=512Mi,requests.cpu=600m, limited: limits.memory=1Gi,requests.cpu=1`},
+		{"exactly up to the limits", `{"name":"c","image":"nginx","resources":{"requests":{"cpu":"0.4"},"limits":{"memory":"512Mi"}}}`, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := createPod(t, chain, deps, "default", `{"metadata":{"name":"web","namespace":"default"},"spec":{"containers":[`+tt.containers+`]}}`)
+			if tt.want == "" {
+				if err != nil {
+					t.Errorf("refused: %v", err)
+				}
+				return
+			}
+			if se := statusOf(t, err); se.Code != http.StatusForbidden || se.Message != tt.want {
+				t.Errorf("%d %s\nwant 403 %s", se.Code, se.Message, tt.want)
+			}
+		})
+	}
+	if err := chain.RefreshQuota(context.Background(), deps.Registry.Lookup("", "pods"), "default"); err != nil {
+		t.Fatal(err)
+	}
+	q, _ := deps.Store.Get(context.Background(), deps.Registry.Lookup("", "resourcequotas"), "default", "compute")
+	if got, want := encode(at(q, "status", "used")), `{"limits.memory":"512Mi","pods":"1","requests.cpu":"600m"}`; got != want {
+		t.Errorf("status.used = %s, want %s", got, want)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	reg := registry.New(testResources(), object.ValidateDNS1123Subdomain)
+	tests := []struct {
+		res  *registry.Resource
+		obj  string
+		want string
+	}{
+		{reg.Lookup("", "configmaps"), `{}`, `{"configmaps":"1","count/configmaps":"1"}`},
+		{reg.Lookup("batch", "jobs"), `{}`, `{"count/jobs.batch":"1"}`},
+		{reg.Lookup("", "pods"), `{"spec":{"containers":[{"name":"a"}]}}`, `{"count/pods":"1","pods":"1"}`},
+		{reg.Lookup("", "pods"), `{"spec":{"containers":[{"name":"a","resources":{"requests":{"cpu":"250m","memory":"64Mi","hugepages-2Mi":"4Mi"},"limits":{"cpu":"1","ephemeral-storage":"1Gi"}}},
+			{"name":"b","resources":{"requests":{"cpu":"250m"}}}]}}`,
+			`{"count/pods":"1","cpu":"500m","hugepages-2Mi":"4Mi","limits.cpu":"1","limits.ephemeral-storage":"1Gi","memory":"64Mi","pods":"1","requests.cpu":"500m","requests.hugepages-2Mi":"4Mi","requests.memory":"64Mi"}`},
+		{reg.Lookup("", "pods"), `{"spec":{"containers":[{"name":"a","resources":{"requests":{"cpu":"1"}}}]},"status":{"phase":"Failed"}}`, `{"count/pods":"1"}`},
+	}
+	for _, tt := range tests {
+		if got := encode(usage(tt.res, mustDecode(t, tt.obj))); got != tt.want {
+			t.Errorf("usage(%s, %s) = %s\nwant %s", tt.res.Name, tt.obj, got, tt.want)
+		}
+	}
+}
+
+// limitedResources: what matches needs a quota that limits it, or is refused.
+func TestResourceQuotaLimitedResources(t *testing.T) {
+	configs := Configs{ResourceQuota: {Configuration: []byte(`{"apiVersion":"apiserver.config.k8s.io/v1","kind":"ResourceQuotaConfiguration",
+		"limitedResources":[{"resource":"pods","matchContains":["cpu"]},{"apiGroup":"batch","resource":"jobs","matchContains":["count/jobs.batch"]}]}`)}}
+	deps := newDeps(t)
+	deps.Configs = configs
+	chain, err := NewChain("", "", deps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const cpuPod = `{"metadata":{"name":"web","namespace":"default"},"spec":{"containers":[{"name":"c","image":"nginx","resources":{"requests":{"cpu":"100m"}}}]}}`
+	const plainPod = `{"metadata":{"name":"plain","namespace":"default"},"spec":{"containers":[{"name":"c","image":"nginx"}]}}`
+	job := func() error {
+		return admit(context.Background(), chain, &Attributes{Operation: Create, Resource: deps.Registry.Lookup("batch", "jobs"),
+			Namespace: "default", Name: "backup", Object: mustDecode(t, `{"metadata":{"name":"backup"}}`)})
+	}
+
+	_, err = createPod(t, chain, deps, "default", cpuPod)
+	if se := statusOf(t, err); se.Code != http.StatusForbidden || se.Message != `pods "web" is forbidden: insufficient quota to consume: cpu,requests.cpu` {
+		t.Errorf("no quota: %d %s", se.Code, se.Message)
+	}
+	if _, err := createPod(t, chain, deps, "default", plainPod); err != nil {
+		t.Errorf("a pod that uses no cpu needs no quota: %v", err)
+	}
+	if se := statusOf(t, job()); se.Message != `jobs.batch "backup" is forbidden: insufficient quota to consume: count/jobs.batch` {
+		t.Errorf("a job without a quota: %s", se.Message)
+	}
+
+	// A quota on requests.cpu covers that, not "cpu".
+	storeObjects(t, deps, "", "resourcequotas", quotaDoc("default", "requests", `{"requests.cpu":"2"}`))
+	_, err = createPod(t, chain, deps, "default", cpuPod)
+	if se := statusOf(t, err); se.Message != `pods "web" is forbidden: insufficient quota to consume: cpu` {
+		t.Errorf("half covered: %s", se.Message)
+	}
+	// Two quotas together cover both.
+	storeObjects(t, deps, "", "resourcequotas", quotaDoc("default", "cpu", `{"cpu":"2"}`),
+		quotaDoc("default", "jobs", `{"count/jobs.batch":"3"}`))
+	if _, err := createPod(t, chain, deps, "default", cpuPod); err != nil {
+		t.Errorf("covered: %v", err)
+	}
+	if err := job(); err != nil {
+		t.Errorf("a job with a quota: %v", err)
+	}
+	// Another namespace has no quota.
+	_, err = createPod(t, chain, deps, "kube-public", strings.Replace(cpuPod, `"default"`, `"kube-public"`, 1))
+	if se := statusOf(t, err); se.Code != http.StatusForbidden {
+		t.Errorf("kube-public: %v", err)
 	}
 }

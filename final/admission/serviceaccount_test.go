@@ -2,8 +2,14 @@ package admission
 
 import (
 	"context"
+	"fmt"
 	"net/http"
+	"regexp"
+	"strings"
 	"testing"
+
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
 )
 
 func TestServiceAccountPlugin(t *testing.T) {
@@ -140,5 +146,197 @@ func TestAlwaysPullImagesValidates(t *testing.T) {
 	a.Subresource = "status"
 	if err := chain.Validate(context.Background(), a); err != nil {
 		t.Errorf("Validate of pods/status: %v", err)
+	}
+}
+
+// The volume Kubernetes gives a pod (plugin/pkg/admission/serviceaccount's
+// TokenVolumeSource), as kube-apiserver v1.37 returns it.
+const wantTokenVolume = `{"defaultMode":420,"sources":[{"serviceAccountToken":{"expirationSeconds":3607,"path":"token"}},` +
+	`{"configMap":{"items":[{"key":"ca.crt","path":"ca.crt"}],"name":"kube-root-ca.crt"}},` +
+	`{"downwardAPI":{"items":[{"fieldRef":{"apiVersion":"v1","fieldPath":"metadata.namespace"},"path":"namespace"}]}}]}`
+
+func TestServiceAccountTokenVolume(t *testing.T) {
+	const mount = `{"mountPath":"/var/run/secrets/kubernetes.io/serviceaccount","name":"%s","readOnly":true}`
+	tests := []struct {
+		name, spec string
+		// wantMounts are each container's volumeMounts (init containers
+		// first), with %s for the token volume's name; nil: the pod gets
+		// no token volume.
+		wantMounts []string
+		wantVolume string // the token volume's name, "" for a new random one
+	}{
+		{name: "every container and init container",
+			spec:       `"initContainers":[{"name":"i","image":"busybox"}],"containers":[{"name":"a","image":"nginx","volumeMounts":[{"name":"x","mountPath":"/x"}]},{"name":"b","image":"nginx"}],"volumes":[{"name":"x","emptyDir":{}}]`,
+			wantMounts: []string{`[` + mount + `]`, `[{"mountPath":"/x","name":"x"},` + mount + `]`, `[` + mount + `]`}},
+		{name: "a container with something at the path keeps it",
+			spec:       `"containers":[{"name":"a","image":"nginx","volumeMounts":[{"name":"mine","mountPath":"/var/run/secrets/kubernetes.io/serviceaccount"}]},{"name":"b","image":"nginx"}],"volumes":[{"name":"mine","emptyDir":{}}]`,
+			wantMounts: []string{`[{"mountPath":"/var/run/secrets/kubernetes.io/serviceaccount","name":"mine"}]`, `[` + mount + `]`}},
+		{name: "no container needs it: no volume",
+			spec: `"containers":[{"name":"a","image":"nginx","volumeMounts":[{"name":"mine","mountPath":"/var/run/secrets/kubernetes.io/serviceaccount"}]}],"volumes":[{"name":"mine","emptyDir":{}}]`},
+		{name: "the pod's own kube-api-access volume is used",
+			spec:       `"containers":[{"name":"a","image":"nginx"}],"volumes":[{"name":"kube-api-access-mine1","projected":{"sources":[]}}]`,
+			wantMounts: []string{`[` + mount + `]`}, wantVolume: "kube-api-access-mine1"},
+		{name: "the pod turns it off", spec: `"automountServiceAccountToken":false,"containers":[{"name":"a","image":"nginx"}]`},
+		{name: "the account turns it off", spec: `"serviceAccountName":"robot","containers":[{"name":"a","image":"nginx"}]`},
+		{name: "the pod's word wins over the account's",
+			spec:       `"serviceAccountName":"robot","automountServiceAccountToken":true,"containers":[{"name":"a","image":"nginx"}]`,
+			wantMounts: []string{`[` + mount + `]`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			chain, deps := newTestChain(t, "", "")
+			storeObjects(t, deps, "", "serviceaccounts", `{"metadata":{"name":"robot","namespace":"default"},"automountServiceAccountToken":false}`)
+			pod := mustDecode(t, `{"metadata":{"name":"web","namespace":"default"},"spec":{`+tt.spec+`}}`)
+			volumesBefore, _ := at(pod, "spec", "volumes").([]any)
+			if err := admit(context.Background(), chain, &Attributes{Operation: Create, Resource: deps.Registry.Lookup("", "pods"),
+				Namespace: "default", Name: "web", Object: pod}); err != nil {
+				t.Fatal(err)
+			}
+			volumes, _ := at(pod, "spec", "volumes").([]any)
+			if tt.wantMounts == nil {
+				if len(volumes) != len(volumesBefore) {
+					t.Errorf("volumes %s: a token volume was added", encode(volumes))
+				}
+				for _, c := range objects(at(pod, "spec", "containers")) {
+					if strings.Contains(encode(c["volumeMounts"]), "kube-api-access") {
+						t.Errorf("container %v mounts a token: %s", c["name"], encode(c["volumeMounts"]))
+					}
+				}
+				return
+			}
+			name := tt.wantVolume
+			if name == "" {
+				if len(volumes) != len(volumesBefore)+1 {
+					t.Fatalf("volumes %s: want one more", encode(volumes))
+				}
+				last := volumes[len(volumes)-1].(map[string]any)
+				name, _ = last["name"].(string)
+				if !regexp.MustCompile(`^kube-api-access-[bcdfghjklmnpqrstvwxz2456789]{5}$`).MatchString(name) {
+					t.Errorf("the token volume is called %q", name)
+				}
+				if got := encode(last["projected"]); got != wantTokenVolume {
+					t.Errorf("projected = %s\nwant %s", got, wantTokenVolume)
+				}
+			} else if len(volumes) != len(volumesBefore) {
+				t.Errorf("volumes %s: none should be added", encode(volumes))
+			}
+			containers := append(objects(at(pod, "spec", "initContainers")), objects(at(pod, "spec", "containers"))...)
+			for i, c := range containers {
+				if want := strings.ReplaceAll(tt.wantMounts[i], "%s", name); encode(c["volumeMounts"]) != want {
+					t.Errorf("container %v: volumeMounts %s\nwant %s", c["name"], encode(c["volumeMounts"]), want)
+				}
+			}
+		})
+	}
+}
+
+func TestServiceAccountImagePullSecrets(t *testing.T) {
+	chain, deps := newTestChain(t, "", "")
+	storeObjects(t, deps, "", "serviceaccounts", `{"metadata":{"name":"puller","namespace":"default"},"imagePullSecrets":[{"name":"registry"}]}`)
+	for _, tt := range []struct{ own, want string }{
+		{"", `[{"name":"registry"}]`},                                  // the account's
+		{`,"imagePullSecrets":[{"name":"mine"}]`, `[{"name":"mine"}]`}, // the pod's own win
+	} {
+		pod := mustDecode(t, `{"metadata":{"name":"web"},"spec":{"serviceAccountName":"puller","containers":[{"name":"a","image":"nginx"}]`+tt.own+`}}`)
+		if err := admit(context.Background(), chain, &Attributes{Operation: Create, Resource: deps.Registry.Lookup("", "pods"),
+			Namespace: "default", Name: "web", Object: pod}); err != nil {
+			t.Fatal(err)
+		}
+		if got := encode(at(pod, "spec", "imagePullSecrets")); got != tt.want {
+			t.Errorf("imagePullSecrets = %s, want %s", got, tt.want)
+		}
+	}
+}
+
+// The kubelet's copy of a static pod is not changed, and may not use an
+// account's credentials.
+func TestServiceAccountMirrorPod(t *testing.T) {
+	chain, deps := newTestChain(t, "", "")
+	pods := deps.Registry.Lookup("", "pods")
+	const mirror = `{"metadata":{"name":"etcd-node1","annotations":{"kubernetes.io/config.mirror":"abc"}},"spec":{%s"containers":[{"name":"etcd","image":"etcd"}]}}`
+	pod := mustDecode(t, fmt.Sprintf(mirror, ""))
+	before := encode(pod)
+	if err := admit(context.Background(), chain, &Attributes{Operation: Create, Resource: pods, Namespace: "kube-system", Name: "etcd-node1", Object: pod}); err != nil {
+		t.Fatal(err)
+	}
+	if encode(pod) != before {
+		t.Errorf("the mirror pod was changed: %s", encode(pod))
+	}
+	err := admit(context.Background(), chain, &Attributes{Operation: Create, Resource: pods, Namespace: "kube-system", Name: "etcd-node1",
+		Object: mustDecode(t, fmt.Sprintf(mirror, `"serviceAccountName":"default",`))})
+	if se := statusOf(t, err); se.Code != http.StatusForbidden || se.Message != `pods "etcd-node1" is forbidden: a mirror pod may not reference service accounts` {
+		t.Errorf("%d %s", se.Code, se.Message)
+	}
+}
+
+func TestPublishRootCA(t *testing.T) {
+	deps := newDeps(t)
+	ctx := context.Background()
+	configMaps := deps.Registry.Lookup("", "configmaps")
+	const ca = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+	if err := PublishRootCA(ctx, deps.Store, deps.Registry, "default", ca); err != nil {
+		t.Fatal(err)
+	}
+	cm, err := deps.Store.Get(ctx, configMaps, "default", "kube-root-ca.crt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := encode(cm["data"]); got != `{"ca.crt":"-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"}` {
+		t.Errorf("data = %s", got)
+	}
+	if d, _ := at(cm, "metadata", "annotations", "kubernetes.io/description").(string); !strings.HasPrefix(d, "Contains a CA bundle that can be used to verify the kube-apiserver") {
+		t.Errorf("description %q", d)
+	}
+	if cm["kind"] != "ConfigMap" || cm.MetaString("uid") == "" || cm.MetaString("creationTimestamp") == "" {
+		t.Errorf("the ConfigMap: %s", encode(cm))
+	}
+
+	// Right already: not written again.
+	if err := PublishRootCA(ctx, deps.Store, deps.Registry, "default", ca); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := deps.Store.Get(ctx, configMaps, "default", "kube-root-ca.crt"); again.MetaString("resourceVersion") != cm.MetaString("resourceVersion") {
+		t.Errorf("an unchanged ConfigMap was written again")
+	}
+
+	// Changed by someone: put back, their labels kept.
+	if _, err := deps.Store.Update(ctx, configMaps, "default", "kube-root-ca.crt", func(o object.Object) (object.Object, error) {
+		o["data"] = map[string]any{"ca.crt": "mine", "extra": "x"}
+		o.Metadata()["labels"] = map[string]any{"team": "a"}
+		return o, nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := PublishRootCA(ctx, deps.Store, deps.Registry, "default", ca); err != nil {
+		t.Fatal(err)
+	}
+	fixed, _ := deps.Store.Get(ctx, configMaps, "default", "kube-root-ca.crt")
+	if encode(fixed["data"]) != encode(cm["data"]) || encode(fixed.Labels()) != `{"team":"a"}` {
+		t.Errorf("after a change: data %s, labels %s", encode(fixed["data"]), encode(fixed.Labels()))
+	}
+
+	// A namespace that is gone or going gets none.
+	storeObjects(t, deps, "", "namespaces", `{"metadata":{"name":"leaving","deletionTimestamp":"2026-01-01T00:00:00Z"},"status":{"phase":"Terminating"}}`)
+	for _, ns := range []string{"leaving", "nowhere"} {
+		if err := PublishRootCA(ctx, deps.Store, deps.Registry, ns, ca); err != nil {
+			t.Errorf("%s: %v", ns, err)
+		}
+		if _, err := deps.Store.Get(ctx, configMaps, ns, "kube-root-ca.crt"); !apierrors.IsNotFound(err) {
+			t.Errorf("%s: the ConfigMap: %v", ns, err)
+		}
+	}
+}
+
+// A pod given the default account names it under the deprecated field too,
+// as Kubernetes keeps the two in step.
+func TestServiceAccountDeprecatedField(t *testing.T) {
+	chain, deps := newTestChain(t, "", "")
+	pod := mustDecode(t, `{"metadata":{"name":"web"},"spec":{"containers":[{"name":"a","image":"nginx"}]}}`)
+	if err := admit(context.Background(), chain, &Attributes{Operation: Create, Resource: deps.Registry.Lookup("", "pods"),
+		Namespace: "default", Name: "web", Object: pod}); err != nil {
+		t.Fatal(err)
+	}
+	if a, b := at(pod, "spec", "serviceAccountName"), at(pod, "spec", "serviceAccount"); a != "default" || b != "default" {
+		t.Errorf("serviceAccountName %v, serviceAccount %v; want default and default", a, b)
 	}
 }

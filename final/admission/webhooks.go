@@ -36,9 +36,9 @@ import (
 type webhook struct {
 	Name         string `json:"name"`
 	ClientConfig struct {
-		URL      string          `json:"url"`
-		CABundle []byte          `json:"caBundle"` // base64 in JSON
-		Service  json.RawMessage `json:"service"`
+		URL      string      `json:"url"`
+		CABundle []byte      `json:"caBundle"` // base64 in JSON
+		Service  *serviceRef `json:"service"`
 	} `json:"clientConfig"`
 	Rules             []webhookRule  `json:"rules"`
 	NamespaceSelector *labelSelector `json:"namespaceSelector"`
@@ -319,14 +319,18 @@ type admissionResponse struct {
 	PatchType string         `json:"patchType"`
 }
 
-// post sends the AdmissionReview over HTTPS, trusting only the caBundle
-// (the system's roots when there is none), and waits at most timeoutSeconds:
-// 10 by default, between 1 and 30, as Kubernetes allows.
+// post sends the AdmissionReview over HTTPS, to clientConfig.url or to the
+// Service clientConfig.service names, trusting only the caBundle (the
+// system's roots when there is none), and waits at most timeoutSeconds: 10
+// by default, between 1 and 30, as Kubernetes allows. The URL carries the
+// timeout, as client-go's requests do.
 func (w *webhooks) post(ctx context.Context, hook webhook, a *Attributes) (*admissionResponse, error) {
-	if hook.ClientConfig.URL == "" && len(hook.ClientConfig.Service) > 0 {
-		return nil, errors.New("clientConfig.service is not supported by this server: use clientConfig.url")
+	target, transport := hook.ClientConfig.URL, &http.Transport{}
+	if target == "" && hook.ClientConfig.Service != nil {
+		target = hook.ClientConfig.Service.url()
+		transport.DialContext = w.dialService(hook.ClientConfig.Service)
 	}
-	if !strings.HasPrefix(hook.ClientConfig.URL, "https://") {
+	if !strings.HasPrefix(target, "https://") {
 		return nil, errors.New("clientConfig.url must be an https URL")
 	}
 	var pool *x509.CertPool
@@ -347,17 +351,18 @@ func (w *webhooks) post(ctx context.Context, hook webhook, a *Attributes) (*admi
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, hook.ClientConfig.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target+"?timeout="+timeout.String(), bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	client := &http.Client{Transport: transport}
 	defer client.CloseIdleConnections()
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("failed to call webhook: %w", err) // Post "https://...": what went wrong
 	}
 	defer resp.Body.Close()
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, object.MaxBodyBytes))

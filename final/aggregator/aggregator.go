@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/features"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/store"
@@ -58,6 +59,9 @@ type Aggregator struct {
 	// the leader records it, so replicas that see differently do not flap
 	// the APIService's status.
 	Leader func() bool
+	// Features are the feature gates (nil: each at its default):
+	// RemoteRequestHeaderUID decides whether extensions get X-Remote-Uid.
+	Features *features.Gates
 }
 
 // apiService is what the aggregator knows of one APIService.

@@ -86,6 +86,21 @@ func (a *Aggregator) remoteGroups() []string {
 	return groups
 }
 
+// GroupPriority is the highest groupPriorityMinimum among the APIServices
+// of a group, local ones included (0: it has none): kube-aggregator's place
+// for the group in /apis.
+func (a *Aggregator) GroupPriority(group string) int64 {
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	var p int64
+	for _, svc := range a.served {
+		if svc.group == group {
+			p = max(p, svc.groupPriority)
+		}
+	}
+	return p
+}
+
 // apiGroupOf is the classic APIGroup of an extension's group.
 func apiGroupOf(group string, versions []*apiService) map[string]any {
 	list := []map[string]any{}

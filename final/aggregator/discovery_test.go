@@ -59,4 +59,9 @@ func TestDiscoveryOrder(t *testing.T) {
 	if paths := a.OpenAPIPaths(); len(paths) != 4 || paths["apis/low.example.com/v1"] == nil {
 		t.Errorf("OpenAPI paths %v", paths)
 	}
+	for group, want := range map[string]int64{"high.example.com": 2000, "low.example.com": 100, "apps": 0, "none.example.com": 0} {
+		if got := a.GroupPriority(group); got != want {
+			t.Errorf("GroupPriority(%s) = %d, want %d", group, got, want)
+		}
+	}
 }

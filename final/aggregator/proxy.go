@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/features"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/request"
 )
 
@@ -78,7 +79,7 @@ func (a *Aggregator) proxy(svc *apiService) http.Handler {
 				return // no identity: the extension will refuse the request
 			}
 			pr.Out.Header.Set("X-Remote-User", user.Name)
-			if user.UID != "" {
+			if user.UID != "" && a.Features.Enabled(features.RemoteRequestHeaderUID) {
 				pr.Out.Header.Set("X-Remote-Uid", user.UID)
 			}
 			for _, g := range user.Groups {

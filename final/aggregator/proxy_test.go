@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/features"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/request"
 )
 
@@ -104,6 +105,26 @@ func TestProxyWithoutUID(t *testing.T) {
 	serving(svc).proxy(svc).ServeHTTP(httptest.NewRecorder(), asUser(req, &request.User{Name: "alice"}))
 	if v, ok := got["X-Remote-Uid"]; ok {
 		t.Errorf("X-Remote-Uid %v", v)
+	}
+}
+
+// With the RemoteRequestHeaderUID feature gate off, as before Kubernetes
+// 1.33, the UID stays here.
+func TestProxyWithoutRemoteRequestHeaderUID(t *testing.T) {
+	var got http.Header
+	backend := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { got = r.Header.Clone() }))
+	defer backend.Close()
+	svc := remote(backend, "v1.test.example.com", "test.example.com", "v1")
+	a := serving(svc)
+	var err error
+	if a.Features, err = features.Parse([]string{"RemoteRequestHeaderUID=false"}); err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodGet, "/apis/test.example.com/v1/things", nil)
+	req.Header.Set("X-Remote-Uid", "forged")
+	a.proxy(svc).ServeHTTP(httptest.NewRecorder(), asUser(req, &request.User{Name: "bob", UID: "uid-bob"}))
+	if v, ok := got["X-Remote-Uid"]; ok || got.Get("X-Remote-User") != "bob" {
+		t.Errorf("X-Remote-Uid %v, X-Remote-User %q", v, got.Get("X-Remote-User"))
 	}
 }
 

@@ -18,6 +18,8 @@ func testRegistry() *registry.Registry {
 		{Version: "v1", Name: "pods", Kind: "Pod", Namespaced: true},
 		{Version: "v1", Name: "configmaps", Kind: "ConfigMap", Namespaced: true},
 		{Version: "v1", Name: "services", Kind: "Service", Namespaced: true, ValidateName: object.ValidateDNS1035Label},
+		{Version: "v1", Name: "limitranges", Kind: "LimitRange", Namespaced: true},
+		{Version: "v1", Name: "resourcequotas", Kind: "ResourceQuota", Namespaced: true},
 		// "v1." is the APIService of the core group: Kubernetes checks an
 		// APIService's name as a path segment, and against version.group.
 		{Group: "apiregistration.k8s.io", Version: "v1", Name: "apiservices", Kind: "APIService", StatusSubresource: true,

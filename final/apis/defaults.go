@@ -24,6 +24,14 @@ func Default(res *registry.Resource, obj object.Object) {
 		defaultNamespace(obj)
 	case "Secret":
 		setDefault(obj, "type", "Opaque")
+	case "Service":
+		defaultService(obj)
+	case "LimitRange":
+		defaultLimitRange(obj)
+	case "ResourceQuota":
+		if spec, ok := obj["spec"].(map[string]any); ok {
+			canonicalize(spec["hard"])
+		}
 	case "Deployment.apps", "ReplicaSet.apps", "StatefulSet.apps":
 		// One replica unless asked otherwise (pkg/apis/apps/v1/defaults.go).
 		if spec, ok := obj["spec"].(map[string]any); ok {
@@ -42,7 +50,8 @@ func Default(res *registry.Resource, obj object.Object) {
 
 // defaultPod sets what "kubectl get pod -o yaml" shows on a pod whose
 // manifest did not: restart and DNS policy, scheduler, grace period, and per
-// container the image pull policy and termination message settings.
+// container the image pull policy, termination message settings and
+// requests (its limits, when it names only those).
 func defaultPod(pod object.Object) {
 	spec, ok := pod["spec"].(map[string]any)
 	if pod["spec"] == nil {
@@ -56,6 +65,15 @@ func defaultPod(pod object.Object) {
 		setDefault(spec, "terminationGracePeriodSeconds", json.Number("30"))
 		setDefault(spec, "enableServiceLinks", true)
 		setDefault(spec, "securityContext", map[string]any{})
+		// serviceAccount is the deprecated name of serviceAccountName:
+		// either one names the account, and Kubernetes writes both back.
+		name, _ := spec["serviceAccountName"].(string)
+		if name == "" {
+			name, _ = spec["serviceAccount"].(string)
+		}
+		if name != "" {
+			spec["serviceAccountName"], spec["serviceAccount"] = name, name
+		}
 	}
 	for _, c := range podContainers(pod) {
 		image, _ := c["image"].(string)
@@ -64,6 +82,7 @@ func defaultPod(pod object.Object) {
 		setDefault(c, "terminationMessagePolicy", "File")
 		setDefault(c, "resources", map[string]any{})
 	}
+	defaultPodResources(pod)
 	// A new pod is Pending until a kubelet reports otherwise (the pod
 	// strategy's PrepareForCreate sets this in Kubernetes).
 	status, ok := pod["status"].(map[string]any)

@@ -84,7 +84,7 @@ func TestDefaultPod(t *testing.T) {
 				"spec.containers.0.imagePullPolicy":          "Never",
 				"spec.containers.0.terminationMessagePath":   "/tmp/log",
 				"spec.containers.0.terminationMessagePolicy": "FallbackToLogsOnError",
-				"spec.containers.0.resources":                `{"limits":{"cpu":"1"}}`,
+				"spec.containers.0.resources":                `{"limits":{"cpu":"1"},"requests":{"cpu":"1"}}`, // requests default to limits
 				"status.phase":                               "Running",
 			},
 		},

@@ -17,9 +17,12 @@ import (
 
 // Validate checks an object as it is about to be stored: the name (by the
 // resource's rule) and labels of any object, and for the built-in kinds this
-// package knows (Pod, APIService) their fields. old is the stored object on
-// an update, nil on a create; no check here compares the two yet (Kubernetes'
-// ValidatePodUpdate, which freezes most of a pod's spec, is left out).
+// package knows (Pod, Service, LimitRange, ResourceQuota, APIService,
+// IPAddress, ServiceCIDR) their fields. old is the stored object on an
+// update, nil on a create; the checks that compare the two are a Service's
+// cluster IP and what an IPAddress or a ServiceCIDR may not change
+// (Kubernetes' ValidatePodUpdate, which freezes most of a pod's spec, is
+// left out).
 //
 // The causes are what the caller turns into one 422 Invalid (with the causes
 // a CRD's schema adds, for custom resources). The error is for an object
@@ -30,8 +33,35 @@ func Validate(res *registry.Resource, obj, old object.Object) ([]apierrors.Cause
 	meta, _ := obj["metadata"].(map[string]any)
 	causes = append(causes, object.ValidateLabels(meta["labels"])...)
 	switch builtinKind(res) {
+	case "Service":
+		more, err := validateService(obj, old)
+		if err != nil {
+			return nil, err
+		}
+		causes = append(causes, more...)
+	case "IPAddress.networking.k8s.io":
+		causes = append(causes, validateIPAddress(obj, old)...)
+	case "ServiceCIDR.networking.k8s.io":
+		causes = append(causes, validateServiceCIDR(obj, old)...)
 	case "Pod":
 		causes = append(causes, validatePodSpec(obj)...)
+		more, err := validatePodResources(obj)
+		if err != nil {
+			return nil, err
+		}
+		causes = append(causes, more...)
+	case "LimitRange":
+		more, err := validateLimitRange(obj)
+		if err != nil {
+			return nil, err
+		}
+		causes = append(causes, more...)
+	case "ResourceQuota":
+		if spec, ok := obj["spec"].(map[string]any); ok {
+			if err := badQuantity("ResourceQuota", spec["hard"]); err != nil {
+				return nil, err
+			}
+		}
 	case "APIService.apiregistration.k8s.io":
 		more, err := validateAPIService(obj)
 		if err != nil {

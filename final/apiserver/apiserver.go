@@ -23,6 +23,7 @@ import (
 
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/admission"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/features"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/request"
@@ -74,6 +75,14 @@ type APIServer struct {
 	Validate func(res *registry.Resource, obj, old object.Object) ([]apierrors.Cause, error)
 	// Escalation is RBAC's check on writes of roles and bindings (nil: none).
 	Escalation func(ctx context.Context, user *request.User, res *registry.Resource, obj object.Object) error
+	// BeginWrite runs after admission, just before a create or an update
+	// is stored (on a dry run too, which keeps nothing): it takes what the
+	// object needs from a pool all objects of its kind share (a Service's
+	// cluster IPs and node ports), filling it in. finish is then told
+	// whether the write was stored, so that a write that was not gives
+	// back what it took. Kubernetes' generic registry store has the same
+	// hooks, BeginCreate and BeginUpdate. Nil: nothing to take.
+	BeginWrite func(ctx context.Context, res *registry.Resource, obj, old object.Object, dryRun bool) (finish func(stored bool), err error)
 	// AfterWrite hooks run after every committed write (not after dry runs):
 	// quota usage, the CRD and APIService controllers, a new namespace's
 	// default ServiceAccount.
@@ -89,6 +98,11 @@ type APIServer struct {
 	// serve to /apis and /openapi/v3 (the aggregator's; nil: nothing).
 	ExtraDiscovery    func(aggregated bool) []map[string]any
 	ExtraOpenAPIPaths func() map[string]any
+	// GroupPriority orders the groups of /apis, served here or by
+	// extensions: the highest first, equal ones by name, as kube-aggregator
+	// orders them by their APIServices' groupPriorityMinimum. Nil: the
+	// registry's order, then the extensions' groups.
+	GroupPriority func(group string) int64
 
 	// Stop ends every watch when it closes: the server is shutting down,
 	// and clients should watch again elsewhere (nil: never).
@@ -96,6 +110,9 @@ type APIServer struct {
 
 	// BookmarkInterval is how often a watch with allowWatchBookmarks gets one.
 	BookmarkInterval time.Duration
+	// Features are the feature gates (nil: each at its default). WatchList
+	// decides whether watches may ask for sendInitialEvents.
+	Features *features.Gates
 	// Version is what /version answers.
 	Version map[string]any
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"mime"
 	"net/http"
+	"sort"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -80,15 +81,39 @@ func (s *APIServer) serveAPIs(w http.ResponseWriter, r *http.Request) {
 		for _, g := range s.Registry.Groups() {
 			groups = append(groups, s.groupDiscovery(g))
 		}
-		writeAggregated(w, append(groups, s.extraDiscovery(true)...))
+		writeAggregated(w, s.byGroupPriority(append(groups, s.extraDiscovery(true)...)))
 		return
 	}
 	groups := []map[string]any{}
 	for _, g := range s.Registry.Groups() {
 		groups = append(groups, s.apiGroup(g))
 	}
-	groups = append(groups, s.extraDiscovery(false)...)
+	groups = s.byGroupPriority(append(groups, s.extraDiscovery(false)...))
 	apierrors.WriteJSON(w, http.StatusOK, map[string]any{"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+// byGroupPriority sorts the groups of /apis, classic APIGroups or
+// aggregated APIGroupDiscovery entries, by GroupPriority.
+func (s *APIServer) byGroupPriority(groups []map[string]any) []map[string]any {
+	if s.GroupPriority == nil {
+		return groups
+	}
+	name := func(g map[string]any) string {
+		if n, ok := g["name"].(string); ok {
+			return n
+		}
+		meta, _ := g["metadata"].(map[string]any)
+		n, _ := meta["name"].(string)
+		return n
+	}
+	sort.SliceStable(groups, func(i, j int) bool {
+		a, b := name(groups[i]), name(groups[j])
+		if pa, pb := s.GroupPriority(a), s.GroupPriority(b); pa != pb {
+			return pa > pb
+		}
+		return a < b
+	})
+	return groups
 }
 
 // serveAPIGroup answers /apis/{group}.

@@ -106,11 +106,17 @@ func (s *APIServer) create(res *registry.Resource, r *http.Request, namespace, _
 		if err := checkNamespace(obj, namespace); err != nil {
 			return nil, 0, err
 		}
+		finish, err := s.beginWrite(r, res, obj, nil)
+		if err != nil {
+			return nil, 0, err
+		}
 		if isDryRun(r) {
+			finish(false)
 			return present(res, obj), http.StatusCreated, nil
 		}
 		toStorage(res, obj)
 		created, err := s.Store.Create(r.Context(), res, obj)
+		finish(err == nil)
 		if err == nil {
 			s.afterWrite(r.Context(), res, Created, created)
 			return present(res, created), http.StatusCreated, nil
@@ -166,13 +172,18 @@ func (s *APIServer) patch(res *registry.Resource, r *http.Request, namespace, na
 func (s *APIServer) write(res *registry.Resource, r *http.Request, namespace, name string,
 	build func(current object.Object) (object.Object, error)) (any, int, error) {
 	ctx := r.Context()
+	finish := func(bool) {} // what the latest attempt took, to keep or give back
 	prepare := func(stored object.Object) (object.Object, error) {
+		finish(false) // an earlier attempt lost the compare-and-swap
 		current := present(res, stored)
 		obj, err := build(current)
 		if err != nil {
 			return nil, err
 		}
 		if err := s.admitUpdate(r, res, obj, current, namespace, name); err != nil {
+			return nil, err
+		}
+		if finish, err = s.beginWrite(r, res, obj, current); err != nil {
 			return nil, err
 		}
 		return obj, nil
@@ -183,6 +194,7 @@ func (s *APIServer) write(res *registry.Resource, r *http.Request, namespace, na
 			return nil, 0, err
 		}
 		obj, err := prepare(stored)
+		finish(false)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -199,6 +211,7 @@ func (s *APIServer) write(res *registry.Resource, r *http.Request, namespace, na
 		toStorage(res, obj)
 		return obj, nil
 	})
+	finish(err == nil)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -3,12 +3,13 @@
 // fieldValidation, and the body itself (JSON, or protobuf from kubectl).
 //
 // A list is consistent: every item is as of one revision, the list's
-// resourceVersion. resourceVersion "" reads the latest; "0" any (this store
-// serves the latest); N "not older than N" (with limit and no match, exactly
-// N: the legacy rule); N with resourceVersionMatch=Exact exactly N. With
-// limit, a list comes in pages; the continue token names the revision of the
-// first page and the key to go on after, so every page is read at that same
-// revision, however many writes happen in between.
+// resourceVersion. resourceVersion "" reads the latest; "0" any (the watch
+// cache's revision, whole, or without a cache the latest); N "not older
+// than N" (with limit and no match, exactly N: the legacy rule); N with
+// resourceVersionMatch=Exact exactly N. With limit, a list comes in pages;
+// the continue token names the revision of the first page and the key to go
+// on after, so every page is read at that same revision, however many writes
+// happen in between.
 package apiserver
 
 import (
@@ -93,7 +94,8 @@ func (s *APIServer) parseListOptions(r *http.Request) (store.ListOptions, error)
 		if match == "Exact" {
 			return opts, apierrors.NewBadRequest(`resourceVersionMatch "Exact" is forbidden for resourceVersion "%s"`, rv)
 		}
-		return opts, nil // the latest
+		opts.Any = rv == "0" // the watch cache's, if there is one
+		return opts, nil     // the latest
 	}
 	n, err := parseResourceVersion(rv)
 	if err != nil {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/features"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/store"
@@ -21,6 +22,7 @@ import (
 // watchOptions are a watch request's query parameters.
 type watchOptions struct {
 	resourceVersion   int64
+	anyRevision       bool // resourceVersion "0": the initial events may come from the watch cache
 	sendInitialEvents bool
 	endBookmark       bool // sendInitialEvents=true asks for the initial-events-end bookmark
 	bookmarks         bool
@@ -31,9 +33,12 @@ type watchOptions struct {
 // defaultWatchTimeout applies when the client sets no timeoutSeconds.
 const defaultWatchTimeout = 30 * time.Minute
 
-func parseWatchOptions(r *http.Request) (watchOptions, error) {
+// parseWatchOptions reads a watch's parameters; watchList is the WatchList
+// feature gate.
+func parseWatchOptions(r *http.Request, watchList bool) (watchOptions, error) {
 	q := r.URL.Query()
-	o := watchOptions{timeout: defaultWatchTimeout, bookmarks: q.Get("allowWatchBookmarks") == "true"}
+	o := watchOptions{timeout: defaultWatchTimeout, bookmarks: q.Get("allowWatchBookmarks") == "true",
+		anyRevision: q.Get("resourceVersion") == "0"}
 	rv := q.Get("resourceVersion")
 	if rv != "" {
 		n, err := parseResourceVersion(rv)
@@ -61,12 +66,19 @@ func parseWatchOptions(r *http.Request) (watchOptions, error) {
 			return o, apierrors.NewBadRequest("resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided")
 		}
 		o.sendInitialEvents = o.resourceVersion == 0
+		// With WatchList, Kubernetes makes such a watch a watch list
+		// (sendInitialEvents=true): its initial events end with the bookmark.
+		o.endBookmark = o.sendInitialEvents && watchList
 		return o, nil
 	case "true":
 		o.sendInitialEvents, o.endBookmark = true, true
 	case "false":
 	default:
 		return o, apierrors.NewBadRequest("invalid sendInitialEvents %q", q.Get("sendInitialEvents"))
+	}
+	if !watchList {
+		return o, apierrors.NewInvalid("meta.k8s.io", "ListOptions", "", []apierrors.Cause{{Reason: "FieldValueForbidden",
+			Message: "Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled", Field: "sendInitialEvents"}})
 	}
 	if match != "NotOlderThan" {
 		return o, apierrors.NewBadRequest("sendInitialEvents requires resourceVersionMatch=NotOlderThan")
@@ -76,7 +88,7 @@ func parseWatchOptions(r *http.Request) (watchOptions, error) {
 
 // serveWatch streams the events of one resource in one namespace ("" for all).
 func (s *APIServer) serveWatch(w http.ResponseWriter, r *http.Request, res *registry.Resource, namespace string) {
-	o, err := parseWatchOptions(r)
+	o, err := parseWatchOptions(r, s.Features.Enabled(features.WatchList))
 	if err == nil {
 		o.match, err = parseSelectors(r, res)
 	}
@@ -101,7 +113,7 @@ func (s *APIServer) serveWatch(w http.ResponseWriter, r *http.Request, res *regi
 	var initial []object.Object
 	from := o.resourceVersion
 	if o.sendInitialEvents {
-		initial, from, _, err = s.Store.List(ctx, res, namespace, store.ListOptions{Match: o.match})
+		initial, from, _, err = s.Store.List(ctx, res, namespace, store.ListOptions{Match: o.match, Any: o.anyRevision})
 		if err != nil {
 			apierrors.WriteError(w, err)
 			return

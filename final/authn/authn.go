@@ -1,9 +1,9 @@
 // Package authn answers "who is making this request?". Each authenticator
 // looks at one kind of credential (a client certificate, a front proxy's
 // identity headers, a bearer token from the token file, a service-account
-// JWT) and either recognises it, rejects it, or has nothing to say. They are
-// tried as a union, in kube-apiserver's order; a request with no credential at
-// all is anonymous, if the server allows that. Authentication only names the
+// JWT, a bootstrap token) and either recognises it, rejects it, or has
+// nothing to say. They are tried as a union, in kube-apiserver's order; a
+// request with no credential at all is anonymous, if the server allows that. Authentication only names the
 // user: what the user may do is final/authz's question.
 //
 // The package also holds what the authentication APIs compute (TokenReview,
@@ -13,8 +13,10 @@
 // (authenticator for the interfaces, request/union, request/bearertoken,
 // request/x509, request/headerrequest, token/tokenfile), in
 // k8s.io/apiserver/pkg/endpoints/filters/authentication.go (the filter), and
-// in kubernetes/pkg/serviceaccount (service-account JWTs) and
-// kubernetes/pkg/registry/authentication (the review and token APIs).
+// in kubernetes/pkg/serviceaccount (service-account JWTs),
+// kubernetes/plugin/pkg/auth/authenticator/token/bootstrap (bootstrap
+// tokens) and kubernetes/pkg/registry/authentication (the review and token
+// APIs).
 package authn
 
 import (

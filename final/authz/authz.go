@@ -1,5 +1,5 @@
 // Package authz decides whether a user may do what a request asks: the
-// authorizers that --authorization-mode chains (RBAC, AlwaysAllow,
+// authorizers that --authorization-mode chains (Node, RBAC, AlwaysAllow,
 // AlwaysDeny), the filters that run them on every request
 // (WithAuthorization, WithImpersonation), the checks that keep RBAC from
 // being a way around itself (CheckEscalation), and the access reviews that
@@ -14,6 +14,7 @@
 //     (authorization.go) and WithImpersonation (impersonation/impersonation.go),
 //     with the 403 wording in endpoints/handlers/responsewriters/errors.go;
 //   - kubernetes/plugin/pkg/auth/authorizer/rbac: the RBAC authorizer;
+//   - kubernetes/plugin/pkg/auth/authorizer/node: the Node authorizer;
 //   - kubernetes/pkg/registry/rbac/validation: resolving a user's rules
 //     (rule.go) and ConfirmNoEscalation, with the escalate and bind verbs in
 //     pkg/registry/rbac/escalation_check.go;
@@ -46,6 +47,10 @@ type Attributes struct {
 	Subresource     string
 	Name            string
 	Path            string
+	// FieldSelector is the fieldSelector of a list, watch or
+	// deletecollection, as sent: the Node authorizer lets a kubelet list the
+	// pods of spec.nodeName=<its node> and no others.
+	FieldSelector string
 }
 
 // AttributesFor is the question a request asks, read from its RequestInfo.
@@ -161,15 +166,16 @@ func (u union) Authorize(ctx context.Context, a Attributes) (Decision, string, e
 // The modes of --authorization-mode this server implements, and the ones
 // kube-apiserver has that it does not (yet).
 var (
-	implementedModes   = []string{"AlwaysAllow", "AlwaysDeny", "RBAC"}
-	unimplementedModes = []string{"ABAC", "Node", "Webhook"}
+	implementedModes   = []string{"AlwaysAllow", "AlwaysDeny", "Node", "RBAC"}
+	unimplementedModes = []string{"ABAC", "Webhook"}
 )
 
 // New builds the --authorization-mode chain: a comma-separated list of
 // modes, asked in order after the system:masters check. rbac serves the
-// RBAC mode. A mode it does not know, or does not implement yet, is an
-// error: a server must not start with less authorization than it was told.
-func New(modes string, rbac *RBAC) (Authorizer, error) {
+// RBAC mode, node the Node mode. A mode it does not know, or does not
+// implement yet, is an error: a server must not start with less
+// authorization than it was told.
+func New(modes string, rbac *RBAC, node *Node) (Authorizer, error) {
 	chain := union{{"kubernetes.io/system-privileged-group", privilegedGroup{}}}
 	var seen []string
 	for mode := range strings.SplitSeq(modes, ",") {
@@ -194,6 +200,11 @@ func New(modes string, rbac *RBAC) (Authorizer, error) {
 				return nil, errors.New("--authorization-mode RBAC: no RBAC authorizer was given")
 			}
 			chain = append(chain, named{name, rbac})
+		case "Node":
+			if node == nil {
+				return nil, errors.New("--authorization-mode Node: no Node authorizer was given")
+			}
+			chain = append(chain, named{name, node})
 		default:
 			if slices.Contains(unimplementedModes, mode) {
 				return nil, fmt.Errorf("--authorization-mode: %s is a kube-apiserver mode this server does not implement yet (implemented: %s)",

@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/request"
 )
 
@@ -24,7 +27,7 @@ func WithAuthorization(next http.Handler, a Authorizer) http.Handler {
 			apierrors.WriteError(w, apierrors.NewInternalError(errors.New("no RequestInfo found in the context")))
 			return
 		}
-		attrs := AttributesFor(request.UserFrom(r.Context()), info)
+		attrs := withSelectors(AttributesFor(request.UserFrom(r.Context()), info), r.URL.Query())
 		decision, reason, err := a.Authorize(r.Context(), attrs)
 		// An authorizer may fail on part of its policy and still allow (RBAC
 		// does when one binding's role is missing), so the decision comes first.
@@ -37,6 +40,28 @@ func WithAuthorization(next http.Handler, a Authorizer) http.Handler {
 			apierrors.WriteError(w, ForbiddenError(attrs, reason))
 		}
 	})
+}
+
+// withSelectors adds what a collection request's query says about it, as
+// kube-apiserver's RequestInfo does: the fieldSelector of a list, watch or
+// deletecollection, and for a list or watch of metadata.name=<name> that
+// name, so that a rule for one object (RBAC's resourceNames, a kubelet's
+// own Node) covers watching that one object.
+func withSelectors(a Attributes, query url.Values) Attributes {
+	if !a.ResourceRequest || !slices.Contains([]string{"list", "watch", "deletecollection"}, a.Verb) {
+		return a
+	}
+	a.FieldSelector = query.Get("fieldSelector")
+	if a.Verb == "deletecollection" || a.Name != "" {
+		return a
+	}
+	for _, req := range equalityRequirements(a.FieldSelector) {
+		if name := req[1]; req[0] == "metadata.name" && name != "" && object.ValidatePathSegmentName(name) == "" {
+			a.Name = name
+			break
+		}
+	}
+	return a
 }
 
 // sanitizer keeps a 403 from looking like HTML, whatever the path or the

@@ -201,3 +201,27 @@ func TestOwnRegistry(t *testing.T) {
 		t.Error("the registries are shared")
 	}
 }
+
+// The object counts and the list counter, under kube-apiserver 1.37's names
+// and labels (apiserver_storage_objects, deprecated in 1.34, is no longer
+// shown by 1.37).
+func TestStorageSeries(t *testing.T) {
+	m := New()
+	m.SetObjectCount("", "configmaps", 3)
+	m.SetObjectCount("apps", "deployments", 0)
+	m.SetObjectCount("example.com", "widgets", -1)
+	m.ObserveList("", "configmaps", FromWatchCache)
+	m.ObserveList("", "configmaps", FromWatchCache)
+	m.ObserveList("", "configmaps", FromStorage)
+	text := scrape(t, m)
+	wantSeries(t, text,
+		`apiserver_resource_objects{group="",resource="configmaps"} 3`,
+		`apiserver_resource_objects{group="apps",resource="deployments"} 0`,
+		`apiserver_resource_objects{group="example.com",resource="widgets"} -1`,
+		`apiserver_storage_list_total{group="",index="",resource="configmaps",storage="watchcache"} 2`,
+		`apiserver_storage_list_total{group="",index="",resource="configmaps",storage="etcd"} 1`)
+	m.ForgetObjectCount("example.com", "widgets")
+	if text := scrape(t, m); strings.Contains(text, "widgets") {
+		t.Error("a forgotten count is still there")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/admission"
@@ -162,8 +163,12 @@ func (s *Server) finalizeNamespace(ctx context.Context, name string) {
 				continue
 			}
 			for _, item := range items {
-				if _, err := s.store.Delete(ctx, res, name, item.MetaString("name"), nil); err != nil && !apierrors.IsNotFound(err) {
+				deleted, err := s.store.Delete(ctx, res, name, item.MetaString("name"), nil)
+				if err != nil && !apierrors.IsNotFound(err) {
 					left++
+				}
+				if err == nil {
+					s.releaseDeletedService(ctx, res, apiserver.Deleted, deleted) // its cluster IP and node ports
 				}
 			}
 		}
@@ -183,8 +188,13 @@ func (s *Server) finalizeNamespace(ctx context.Context, name string) {
 }
 
 // runControllers is what the leader among the replicas runs: a sweep that
-// finishes namespace deletions a stopped replica left undone.
+// finishes namespace deletions a stopped replica left undone, and the
+// token controller.
 func (s *Server) runControllers(ctx context.Context) {
+	var wg sync.WaitGroup // the leader's work ends before it hands over
+	defer wg.Wait()
+	wg.Go(func() { s.tokenController.Run(ctx) })
+	wg.Go(func() { s.repairServiceAllocations(ctx) })
 	ticker := time.NewTicker(10 * time.Second)
 	defer ticker.Stop()
 	for {

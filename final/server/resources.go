@@ -3,6 +3,7 @@
 package server
 
 import (
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apis"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
 )
@@ -19,6 +20,7 @@ func BuiltinResources() []*registry.Resource {
 		{Group: "", Version: "v1", Name: "services", Singular: "service", Kind: "Service", Namespaced: true, ShortNames: []string{"svc"}, Categories: []string{"all"}, ValidateName: object.ValidateDNS1035Label},
 		{Group: "", Version: "v1", Name: "events", Singular: "event", Kind: "Event", Namespaced: true, ShortNames: []string{"ev"}},
 		{Group: "", Version: "v1", Name: "resourcequotas", Singular: "resourcequota", Kind: "ResourceQuota", Namespaced: true, ShortNames: []string{"quota"}},
+		{Group: "", Version: "v1", Name: "limitranges", Singular: "limitrange", Kind: "LimitRange", Namespaced: true, ShortNames: []string{"limits"}},
 		{Group: "batch", Version: "v1", Name: "jobs", Singular: "job", Kind: "Job", Namespaced: true, Categories: []string{"all"}},
 		{Group: "authentication.k8s.io", Version: "v1", Name: "tokenreviews", Singular: "tokenreview", Kind: "TokenReview", Verbs: []string{"create"}, Virtual: true},
 		{Group: "authentication.k8s.io", Version: "v1", Name: "selfsubjectreviews", Singular: "selfsubjectreview", Kind: "SelfSubjectReview", Verbs: []string{"create"}, Virtual: true},
@@ -34,6 +36,11 @@ func BuiltinResources() []*registry.Resource {
 		{Group: "apiextensions.k8s.io", Version: "v1", Name: "customresourcedefinitions", Singular: "customresourcedefinition", Kind: "CustomResourceDefinition",
 			ShortNames: []string{"crd", "crds"}, Categories: []string{"api-extensions"}, StatusSubresource: true, TracksGeneration: true},
 		{Group: "", Version: "v1", Name: "endpoints", Singular: "endpoints", Kind: "Endpoints", Namespaced: true, ShortNames: []string{"ep"}},
+		{Group: "discovery.k8s.io", Version: "v1", Name: "endpointslices", Singular: "endpointslice", Kind: "EndpointSlice", Namespaced: true},
+		// The cluster IPs taken (final/ipalloc) and the range they come from.
+		{Group: "networking.k8s.io", Version: "v1", Name: "ipaddresses", Singular: "ipaddress", Kind: "IPAddress", ShortNames: []string{"ip"},
+			ValidateName: apis.ValidateIPAddressName},
+		{Group: "networking.k8s.io", Version: "v1", Name: "servicecidrs", Singular: "servicecidr", Kind: "ServiceCIDR", StatusSubresource: true},
 		{Group: "apiregistration.k8s.io", Version: "v1", Name: "apiservices", Singular: "apiservice", Kind: "APIService",
 			Categories: []string{"api-extensions"}, StatusSubresource: true, ValidateName: object.ValidatePathSegmentName},
 		{Group: "coordination.k8s.io", Version: "v1", Name: "leases", Singular: "lease", Kind: "Lease", Namespaced: true},

@@ -31,6 +31,7 @@ import (
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/authn"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/authz"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/crd"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/ipalloc"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/leaderelection"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/metrics"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
@@ -40,6 +41,7 @@ import (
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/storage/etcd"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/storage/sqlite"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/store"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/watchcache"
 )
 
 // Server is the assembled API server.
@@ -62,6 +64,14 @@ type Server struct {
 	stopping  chan struct{}           // closed when shutdown starts: readyz fails
 	endWatch  chan struct{}           // closed when the listener closes: watches end
 	auditSink *audit.LogBackend
+	metrics   *metrics.Metrics
+
+	tokenController *tokenController // fills legacy token Secrets, on the leader
+
+	services            *ipalloc.Services    // Services' cluster IPs and node ports
+	kubernetesEndpoints *kubernetesEndpoints // this replica in the kubernetes Service's endpoints
+
+	rootCA string // the CA bundle every namespace's kube-root-ca.crt holds
 }
 
 // New builds the server: it opens the store, bootstraps what a new cluster
@@ -78,6 +88,20 @@ func New(ctx context.Context, o *Options) (*Server, error) {
 	s.store = store.New(s.backend)
 	m := metrics.New()
 	s.store.Observe = m.ObserveStorage // before any goroutine uses the store
+	s.store.Listed = func(res *registry.Resource, fromCache bool) {
+		from := metrics.FromStorage
+		if fromCache {
+			from = metrics.FromWatchCache
+		}
+		m.ObserveList(res.Group, res.Name, from)
+	}
+	if o.WatchCache {
+		// Its storage watches end when the store closes, at the end of a
+		// graceful shutdown, not when ctx does: watches are served until then.
+		s.store.Cache = watchcache.New(context.WithoutCancel(ctx), s.backend)
+	}
+	s.metrics = m
+	logFeatureGates(o.FeatureGates)
 	s.registry = registry.New(BuiltinResources(), object.ValidateDNS1123Subdomain)
 	host, _ := os.Hostname()
 	s.elector = &leaderelection.Elector{Store: s.store, Leases: s.registry.Lookup("coordination.k8s.io", "leases"),
@@ -85,15 +109,26 @@ func New(ctx context.Context, o *Options) (*Server, error) {
 	lookup := s.registry.Lookup
 	s.rbac = &authz.RBAC{Store: s.store, Roles: lookup(authz.Group, "roles"), ClusterRoles: lookup(authz.Group, "clusterroles"),
 		RoleBindings: lookup(authz.Group, "rolebindings"), ClusterRoleBindings: lookup(authz.Group, "clusterrolebindings")}
-	authorizer, err := authz.New(o.AuthorizationMode, s.rbac)
+	node := &authz.Node{Store: s.store, Pods: lookup("", "pods")}
+	authorizer, err := authz.New(o.AuthorizationMode, s.rbac, node)
 	if err != nil {
 		return nil, err
 	}
-	chain, err := admission.NewChain(o.EnableAdmissionPlugins, o.DisableAdmissionPlugins, admission.Dependencies{Store: s.store, Registry: s.registry})
+	var admissionConfigs admission.Configs
+	if o.AdmissionControlConfigFile != "" {
+		if admissionConfigs, err = admission.ReadAdmissionConfiguration(o.AdmissionControlConfigFile); err != nil {
+			return nil, fmt.Errorf("--admission-control-config-file: %w", err)
+		}
+	}
+	chain, err := admission.NewChain(o.EnableAdmissionPlugins, o.DisableAdmissionPlugins,
+		admission.Dependencies{Store: s.store, Registry: s.registry, Configs: admissionConfigs})
 	if err != nil {
 		return nil, err
 	}
 	if err := s.bootstrapObjects(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.publishRootCAs(ctx); err != nil { // kube-root-ca.crt in every namespace
 		return nil, err
 	}
 	crds := &crd.Controller{Store: s.store, Registry: s.registry, CRDs: lookup("apiextensions.k8s.io", "customresourcedefinitions")}
@@ -105,6 +140,9 @@ func New(ctx context.Context, o *Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("authentication: %w", err)
 	}
+	if s.tokenController, err = newTokenController(s, sas); err != nil {
+		return nil, err
+	}
 	s.api = &apiserver.APIServer{
 		Registry: s.registry, Store: s.store, Admission: chain,
 		Default:  defaults(crds.CRDs),
@@ -113,6 +151,7 @@ func New(ctx context.Context, o *Options) (*Server, error) {
 			return s.rbac.CheckEscalation(ctx, authorizer, user, res, obj)
 		},
 		BookmarkInterval: o.WatchBookmarkInterval,
+		Features:         o.FeatureGates,
 		Stop:             s.endWatch,
 		Version:          versionInfo(),
 	}
@@ -127,15 +166,19 @@ func New(ctx context.Context, o *Options) (*Server, error) {
 				log.Printf("creating the default ServiceAccount of %s: %v", obj.MetaString("name"), err)
 			}
 		}
+		s.republishRootCA(ctx, res, event, obj) // a new namespace, or kube-root-ca.crt changed or deleted
 	})
 	s.api.AfterWrite = append(s.api.AfterWrite, crds.AfterWrite)
+	if err := s.serviceAllocation(ctx); err != nil {
+		return nil, err
+	}
 	s.api.Handlers = s.authAPIs(authorizer, sas)
 	s.api.Deleters = map[string]apiserver.VerbHandler{"namespaces": s.deleteNamespace}
 	if err := s.aggregate(creds); err != nil {
 		return nil, err
 	}
 
-	if s.tls, err = serverTLS(creds); err != nil {
+	if s.tls, err = s.servingTLS(creds); err != nil {
 		return nil, fmt.Errorf("TLS: %w", err)
 	}
 	policy, sink, err := openAudit(o)
@@ -180,7 +223,9 @@ func (s *Server) aggregate(c *credentials) error {
 	}
 	s.aggregator = aggregator.New(s.store, s.registry, proxyCert)
 	s.aggregator.Leader = s.elector.IsLeader
+	s.aggregator.Features = s.opts.FeatureGates
 	s.api.ExtraDiscovery, s.api.ExtraOpenAPIPaths = s.aggregator.Discovery, s.aggregator.OpenAPIPaths
+	s.api.GroupPriority = s.groupPriority // /apis in kube-aggregator's order
 	s.api.AfterWrite = append(s.api.AfterWrite, func(_ context.Context, res *registry.Resource, _ apiserver.Event, _ object.Object) {
 		switch res.QualifiedName() {
 		case "apiservices.apiregistration.k8s.io", "services", "endpoints":
@@ -234,20 +279,23 @@ func (s *Server) authenticators(o *Options, c *credentials) (authn.Authenticator
 	}
 	sas := &authn.ServiceAccounts{Issuer: o.ServiceAccountIssuer, Audiences: o.APIAudiences, SigningKey: signingKey,
 		PublicKeys: publicKeys, Store: s.store, Accounts: s.registry.Lookup("", "serviceaccounts")}
-	clientCAs, err := certPool(c.clientCA)
+	clientCAs, err := watchCertPool(c.clientCA) // read again when the file changes
 	if err != nil {
 		return nil, nil, fmt.Errorf("--client-ca-file: %w", err)
 	}
-	frontProxyCAs, err := certPool(c.frontProxyCA)
+	frontProxyCAs, err := watchCertPool(c.frontProxyCA)
 	if err != nil {
 		return nil, nil, fmt.Errorf("--requestheader-client-ca-file: %w", err)
 	}
-	tokens := authn.TokenAuthenticators{c.tokens, sas}
+	tokens := authn.TokenAuthenticators{c.tokens, sas, &authn.LegacyTokens{Accounts: sas, Secrets: s.registry.Lookup("", "secrets")}}
+	if o.EnableBootstrapTokenAuth { // after the token file and service accounts, as in kube-apiserver
+		tokens = append(tokens, &authn.BootstrapTokens{Store: s.store, Secrets: s.registry.Lookup("", "secrets")})
+	}
 	s.tokens = tokens
 	return authn.Union{
-		authn.RequestHeader{Roots: frontProxyCAs, AllowedNames: o.RequestHeaderAllowedNames, UsernameHeaders: o.RequestHeaderUsernameHeaders,
-			GroupHeaders: o.RequestHeaderGroupHeaders, ExtraHeaderPrefixes: o.RequestHeaderExtraHeaderPrefix},
-		authn.X509{Roots: clientCAs},
+		reloadingRequestHeader{authn.RequestHeader{AllowedNames: o.RequestHeaderAllowedNames, UsernameHeaders: o.RequestHeaderUsernameHeaders,
+			GroupHeaders: o.RequestHeaderGroupHeaders, ExtraHeaderPrefixes: o.RequestHeaderExtraHeaderPrefix}, frontProxyCAs},
+		reloadingX509{clientCAs},
 		authn.BearerToken{Tokens: tokens},
 	}, sas, nil
 }
@@ -262,25 +310,6 @@ func certPool(file string) (*x509.CertPool, error) {
 		return nil, fmt.Errorf("%s holds no PEM certificate", file)
 	}
 	return pool, nil
-}
-
-// serverTLS loads the serving certificate and trusts client certificates of
-// the client CA and the front-proxy CA; each authenticator checks its own.
-func serverTLS(c *credentials) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(c.servingCert, c.servingKey)
-	if err != nil {
-		return nil, fmt.Errorf("loading the serving certificate: %w", err)
-	}
-	pool := x509.NewCertPool()
-	for _, file := range []string{c.clientCA, c.frontProxyCA} {
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return nil, err
-		}
-		pool.AppendCertsFromPEM(data)
-	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool,
-		ClientAuth: tls.VerifyClientCertIfGiven, MinVersion: tls.VersionTLS12}, nil
 }
 
 // Run listens, prints how to connect, and serves until ctx ends; then it
@@ -300,8 +329,10 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 	if err := writeKubeconfigs(url, s.creds); err != nil {
 		return fmt.Errorf("writing kubeconfigs: %w", err)
 	}
+	s.startKubernetesEndpoints(ctx, ln.Addr())
 	s.printWelcome(out, url)
 	go s.compactEvery(ctx, s.opts.EtcdCompactionInterval)
+	go s.countObjects(ctx, s.opts.EtcdCountMetricPollPeriod)
 	go s.aggregator.Run(ctx) // the APIServices' availability, until ctx ends
 	go s.elector.Run(ctx, s.runControllers)
 
@@ -319,6 +350,7 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 	// listener closes, running requests finish, watches end (clients watch
 	// again elsewhere), and only then does the store close.
 	close(s.stopping)
+	s.stopKubernetesEndpoints() // and out of the kubernetes Service's endpoints
 	time.Sleep(s.opts.ShutdownDelay)
 	shutdown, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -124,6 +124,9 @@ type Backend interface {
 	Compact(ctx context.Context, revision int64) error
 	// Revision is the current revision: that of the last write.
 	Revision(ctx context.Context) (int64, error)
+	// Count is how many live keys have prefix now, without reading their
+	// values: what the object-count metrics report.
+	Count(ctx context.Context, prefix string) (int64, error)
 	// Close ends every watch and releases the store. Closing again does
 	// nothing.
 	Close() error

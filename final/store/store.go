@@ -23,6 +23,7 @@ import (
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/storage"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/watchcache"
 )
 
 // Store keeps objects in a backend.
@@ -31,6 +32,12 @@ type Store struct {
 	// Observe, if set, is told how long each storage operation took
 	// (the metrics' etcd_request_duration_seconds).
 	Observe func(operation, resource string, d time.Duration)
+	// Cache, if set, is the watch cache (--watch-cache): it serves every
+	// watch, and the lists that accept any revision (ListOptions.Any).
+	Cache *watchcache.Cacher
+	// Listed, if set, is told where each list was served from: the
+	// watch cache or the storage (apiserver_storage_list_total).
+	Listed func(res *registry.Resource, fromCache bool)
 }
 
 // observe reports an operation that started at start.
@@ -152,12 +159,16 @@ func (s *Store) Get(ctx context.Context, res *registry.Resource, namespace, name
 }
 
 // ListOptions is one page of a list: after a key, at a revision (0: now), at
-// most Limit matching items (0: all), those Match accepts (nil: all).
+// most Limit matching items (0: all), those Match accepts (nil: all). Any
+// says any revision will do (resourceVersion "0"): with a watch cache, the
+// list comes from it, whole, as of the cache's revision, and Limit does not
+// apply, as in Kubernetes.
 type ListOptions struct {
 	After    string
 	Revision int64
 	Limit    int
 	Match    func(object.Object) bool
+	Any      bool
 }
 
 // List reads one page, at one revision, and returns the items, that
@@ -168,6 +179,14 @@ func (s *Store) List(ctx context.Context, res *registry.Resource, namespace stri
 	defer s.observe("list", res, time.Now())
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
+	if s.Cache != nil && opts.Any && opts.After == "" && opts.Revision == 0 {
+		if items, rev, err := s.listCached(ctx, res, namespace, opts.Match); err == nil {
+			return items, rev, "", nil
+		} // the cache cannot start, or restarts: the storage answers
+	}
+	if s.Listed != nil {
+		s.Listed(res, false)
+	}
 	prefix := Prefix(res, namespace)
 	items := []object.Object{}
 	after, rev := opts.After, opts.Revision
@@ -198,6 +217,28 @@ func (s *Store) List(ctx context.Context, res *registry.Resource, namespace stri
 			return items, rev, after, nil
 		}
 	}
+}
+
+// listCached reads a whole list from the watch cache.
+func (s *Store) listCached(ctx context.Context, res *registry.Resource, namespace string, match func(object.Object) bool) ([]object.Object, int64, error) {
+	kvs, rev, err := s.Cache.List(ctx, Prefix(res, ""), Prefix(res, namespace))
+	if err != nil {
+		return nil, 0, err
+	}
+	if s.Listed != nil {
+		s.Listed(res, true)
+	}
+	items := []object.Object{}
+	for _, kv := range kvs {
+		obj, err := decode(kv)
+		if err != nil {
+			return nil, 0, err
+		}
+		if match == nil || match(obj) {
+			items = append(items, obj)
+		}
+	}
+	return items, rev, nil
 }
 
 // Update computes the new object from the current one and writes it only if
@@ -294,10 +335,26 @@ type Event struct {
 }
 
 // Watch sends the changes to a resource's objects in a namespace ("" for
-// all) after revision (0: from now). 410 Expired below the compacted
-// revision. The channel closes when ctx ends or the watcher falls behind.
+// all) after revision (0: from now): from the watch cache if there is one
+// and its window of recent changes holds the revision, from the storage
+// otherwise. 410 Expired below the compacted revision. The channel closes
+// when ctx ends or the watcher falls behind.
 func (s *Store) Watch(ctx context.Context, res *registry.Resource, namespace string, revision int64) (<-chan Event, error) {
-	changes, err := s.backend.Watch(ctx, Prefix(res, namespace), revision)
+	var changes <-chan storage.Event
+	var err error
+	if s.Cache != nil {
+		if revision == 0 { // now is the storage's, the cache may be behind it
+			if revision, err = s.backend.Revision(ctx); err != nil {
+				return nil, s.readError(ctx, err, 0)
+			}
+		}
+		changes, err = s.Cache.Watch(ctx, Prefix(res, ""), Prefix(res, namespace), revision)
+		if errors.Is(err, storage.ErrCompacted) { // before the cache's window: the storage may still have it
+			changes, err = s.backend.Watch(ctx, Prefix(res, namespace), revision)
+		}
+	} else {
+		changes, err = s.backend.Watch(ctx, Prefix(res, namespace), revision)
+	}
 	if err != nil {
 		return nil, s.readError(ctx, err, revision)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/storage/sqlite"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/watchcache"
 )
 
 var configmaps = &registry.Resource{Version: "v1", Name: "configmaps", Kind: "ConfigMap", Namespaced: true}
@@ -205,4 +206,70 @@ func TestWatch(t *testing.T) {
 	if _, err := s.Watch(ctx, configmaps, "ns", rev); reason(err) != "Expired" {
 		t.Errorf("watch from a compacted revision: %v", err)
 	}
+}
+
+// With a watch cache, lists that accept any revision come from it, whole;
+// the others from the storage, in pages; a watch from before the cache's
+// window is served by the storage, which still has that history.
+func TestWatchCache(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	s.Cache = watchcache.New(t.Context(), s.Backend())
+	s.Cache.MinEvents, s.Cache.MaxEvents = 1, 1
+	var fromCache, fromStorage int
+	s.Listed = func(_ *registry.Resource, cached bool) {
+		if cached {
+			fromCache++
+		} else {
+			fromStorage++
+		}
+	}
+	first, err := s.Create(ctx, configmaps, configMap("default", "a", "1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, err := s.Watch(t.Context(), configmaps, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"b", "c"} {
+		if _, err := s.Create(ctx, configmaps, configMap("default", name, "1")); err != nil {
+			t.Fatal(err)
+		}
+		<-events // the cache has it
+	}
+	items, _, next, err := s.List(ctx, configmaps, "default", ListOptions{Any: true, Limit: 1})
+	if err != nil || len(items) != 3 || next != "" {
+		t.Errorf("from the cache: %d items, continue %q, %v", len(items), next, err)
+	}
+	items, _, next, err = s.List(ctx, configmaps, "default", ListOptions{Limit: 1})
+	if err != nil || len(items) != 1 || next == "" {
+		t.Errorf("from the storage: %d items, continue %q, %v", len(items), next, err)
+	}
+	if fromCache != 1 || fromStorage != 1 {
+		t.Errorf("%d lists from the cache, %d from the storage", fromCache, fromStorage)
+	}
+	old, err := s.Watch(t.Context(), configmaps, "default", parseRV(t, first))
+	if err != nil {
+		t.Fatalf("a watch from before the window: %v", err)
+	}
+	for _, want := range []string{"b", "c"} {
+		select {
+		case ev := <-old:
+			if ev.Type != "ADDED" || ev.Object.MetaString("name") != want {
+				t.Errorf("%s %s, want ADDED %s", ev.Type, ev.Object.MetaString("name"), want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("no event within 10 s")
+		}
+	}
+}
+
+func parseRV(t *testing.T, obj object.Object) int64 {
+	t.Helper()
+	var rv int64
+	if _, err := fmt.Sscan(obj.MetaString("resourceVersion"), &rv); err != nil {
+		t.Fatal(err)
+	}
+	return rv
 }

@@ -240,6 +240,20 @@ func (s *Store) List(ctx context.Context, prefix, startAfter string, limit int, 
 	return kvs, rev, resp.More, nil
 }
 
+// Count is a range read that returns the count only, as kube-apiserver's
+// object-count metrics read it.
+func (s *Store) Count(ctx context.Context, prefix string) (int64, error) {
+	start := s.prefix + prefix
+	if start == "" {
+		start = "\x00"
+	}
+	resp, err := s.client.Get(ctx, start, clientv3.WithRange(clientv3.GetPrefixRangeEnd(s.prefix+prefix)), clientv3.WithCountOnly())
+	if err != nil {
+		return 0, fmt.Errorf("counting %q: %w", prefix, toStorage(err))
+	}
+	return resp.Count, nil
+}
+
 // Compact compacts the whole cluster's history, not only this prefix's:
 // etcd has one history.
 func (s *Store) Compact(ctx context.Context, revision int64) error {

@@ -186,6 +186,16 @@ func (s *Store) Revision(context.Context) (int64, error) {
 	return s.rev.Load(), nil
 }
 
+// Count counts in current, on its primary key's index.
+func (s *Store) Count(ctx context.Context, prefix string) (int64, error) {
+	start, end := keyRange(prefix)
+	var n int64
+	if err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM current WHERE key >= ? AND key < ?`, start, end).Scan(&n); err != nil {
+		return 0, fmt.Errorf("counting %q: %w", prefix, err)
+	}
+	return n, nil
+}
+
 // Group commit. Most of a write's time is its commit waiting for the disk,
 // and SQLite commits one transaction at a time. So writers do not commit:
 // each queues its write and waits, and one goroutine, the committer, takes

@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) storage.Backend) {
 		{"Delete", testDelete},
 		{"ListPages", testListPages},
 		{"ListAtPastRevisions", testListAtPastRevisions},
+		{"Count", testCount},
 		{"FutureRevisions", testFutureRevisions},
 		{"Compaction", testCompaction},
 		{"WatchFromNow", testWatchFromNow},
@@ -298,6 +299,21 @@ func testListAtPastRevisions(t *testing.T, b storage.Backend) {
 	kvs, _, more, err = b.List(t.Context(), "/p/", "/p/a", 1, bb.ModRevision)
 	if err != nil || strs(kvs) != strs([]storage.KeyValue{bb}) || more {
 		t.Fatalf("second page at %d: %s more=%v, %v", bb.ModRevision, strs(kvs), more, err)
+	}
+}
+
+// Count counts the live keys with a prefix, a byte prefix as List's.
+func testCount(t *testing.T, b storage.Backend) {
+	for _, key := range []string{"/c/a/1", "/c/a/2", "/c/ab/1", "/c/b/1"} {
+		create(t, b, key, "v")
+	}
+	del(t, b, "/c/a/2")
+	update(t, b, "/c/b/1", "w", 0)
+	for prefix, want := range map[string]int64{"/c/a/": 1, "/c/a": 2, "/c/": 3, "/c/b/": 1, "/c/none/": 0, "": 3} {
+		n, err := b.Count(t.Context(), prefix)
+		if err != nil || n != want {
+			t.Errorf("Count(%q) = %d, %v; want %d", prefix, n, err, want)
+		}
 	}
 }
 

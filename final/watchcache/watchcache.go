@@ -1,0 +1,268 @@
+// Package watchcache is kube-apiserver's watch cache (--watch-cache), small:
+// for each resource, the live keys and the recent changes kept in memory,
+// fed by one storage watch of the resource's prefix. It serves every watch
+// and the lists that accept any resourceVersion ("0"), so that a thousand
+// watchers of configmaps cost one watch on the storage, not a thousand, and
+// informers starting up do not read the storage at all.
+//
+// What that changes for clients is what it changes in Kubernetes: a list at
+// resourceVersion "0" comes as of the revision the cache is at, which may be
+// behind the storage's, and whole (the cache does not page: limit does not
+// apply). A watch can resume from the cache only from a revision inside its
+// window of recent changes; Watch answers ErrCompacted for older ones, and
+// final/store then asks the storage, which may still have them (Kubernetes
+// answers 410 Gone there). The window keeps at least the last MinEvents
+// changes and everything younger than Fresh, up to MaxEvents (Kubernetes
+// sizes its window the same way, from 100 events up to 100 Ki, keeping
+// 75 s).
+//
+// A cache starts on first use, at the revision its first watch asks for or
+// now; when its storage watch ends (the storage closed it, or it fell too
+// far behind), it ends its watchers, who list and watch again, and starts
+// afresh on next use. This is k8s.io/apiserver's pkg/storage/cacher, without
+// its indexes, snapshots and progress notifications.
+package watchcache
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/storage"
+)
+
+// Cacher holds one cache per resource, by key prefix.
+type Cacher struct {
+	backend storage.Backend
+	ctx     context.Context // the server's lifetime: it ends the storage watches
+
+	// The window of recent changes, per resource: at least MinEvents
+	// changes and those younger than Fresh, at most MaxEvents.
+	MinEvents, MaxEvents int
+	Fresh                time.Duration
+
+	mu     sync.Mutex
+	caches map[string]*cache
+}
+
+// New returns a cacher over a backend, with Kubernetes' window; the storage
+// watches it opens end with ctx.
+func New(ctx context.Context, backend storage.Backend) *Cacher {
+	return &Cacher{backend: backend, ctx: ctx, MinEvents: 100, MaxEvents: 100 * 1024, Fresh: 75 * time.Second,
+		caches: map[string]*cache{}}
+}
+
+// cache is one resource's: its keys as of rev, and the changes after start.
+type cache struct {
+	c      *Cacher
+	prefix string
+
+	mu       sync.RWMutex
+	running  bool // its storage watch is on; otherwise it starts on next use
+	rev      int64
+	start    int64 // every change after start is in events
+	items    map[string]storage.KeyValue
+	events   []change
+	watchers map[*watcher]struct{}
+}
+
+type change struct {
+	event storage.Event
+	at    time.Time
+}
+
+// watcher is one client's watch: the changes to keys under prefix after a
+// revision, buffered as the storage's watches are.
+type watcher struct {
+	prefix string
+	after  int64
+	live   chan storage.Event
+}
+
+func (c *Cacher) cacheOf(resourcePrefix string) *cache {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	rc := c.caches[resourcePrefix]
+	if rc == nil {
+		rc = &cache{c: c, prefix: resourcePrefix}
+		c.caches[resourcePrefix] = rc
+	}
+	return rc
+}
+
+// List returns the live keys under prefix, a prefix inside resourcePrefix
+// (one namespace's, or all of the resource), in key order, and the revision
+// the cache is at.
+func (c *Cacher) List(ctx context.Context, resourcePrefix, prefix string) ([]storage.KeyValue, int64, error) {
+	rc := c.cacheOf(resourcePrefix)
+	if err := rc.ensure(ctx, 0); err != nil {
+		return nil, 0, err
+	}
+	rc.mu.RLock()
+	if !rc.running { // its storage watch ended meanwhile
+		rc.mu.RUnlock()
+		return nil, 0, fmt.Errorf("listing %q: the watch cache restarts", prefix)
+	}
+	kvs := []storage.KeyValue{}
+	for key, kv := range rc.items {
+		if strings.HasPrefix(key, prefix) {
+			kvs = append(kvs, kv)
+		}
+	}
+	rev := rc.rev
+	rc.mu.RUnlock()
+	sort.Slice(kvs, func(i, j int) bool { return kvs[i].Key < kvs[j].Key }) // not holding up the changes
+	return kvs, rev, nil
+}
+
+// Watch sends the changes to keys under prefix (inside resourcePrefix)
+// after revision (0: after the cache's), as storage.Backend's Watch does;
+// ErrCompacted if the cache's window starts after revision.
+func (c *Cacher) Watch(ctx context.Context, resourcePrefix, prefix string, revision int64) (<-chan storage.Event, error) {
+	rc := c.cacheOf(resourcePrefix)
+	if err := rc.ensure(ctx, revision); err != nil {
+		return nil, err
+	}
+	rc.mu.Lock()
+	if !rc.running { // its storage watch ended meanwhile
+		rc.mu.Unlock()
+		return nil, fmt.Errorf("watching %q: the watch cache restarts: %w", prefix, storage.ErrCompacted)
+	}
+	if revision == 0 {
+		revision = rc.rev
+	}
+	if revision < rc.start {
+		start := rc.start
+		rc.mu.Unlock()
+		return nil, fmt.Errorf("watching %q from %d: the watch cache has the changes after %d: %w", prefix, revision, start, storage.ErrCompacted)
+	}
+	var backlog []storage.Event
+	for _, ch := range rc.events {
+		if ch.event.KV.ModRevision > revision && strings.HasPrefix(ch.event.KV.Key, prefix) {
+			backlog = append(backlog, ch.event)
+		}
+	}
+	w := &watcher{prefix: prefix, after: revision, live: make(chan storage.Event, storage.WatchBuffer)}
+	rc.watchers[w] = struct{}{}
+	rc.mu.Unlock()
+
+	out := make(chan storage.Event)
+	go func() {
+		defer close(out)
+		defer rc.forget(w)
+		for _, ev := range backlog {
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+		for {
+			select {
+			case ev, open := <-w.live:
+				if !open {
+					return // fell behind, or the cache restarts
+				}
+				select {
+				case out <- ev:
+				case <-ctx.Done():
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out, nil
+}
+
+// forget removes a watcher that left.
+func (rc *cache) forget(w *watcher) {
+	rc.mu.Lock()
+	delete(rc.watchers, w)
+	rc.mu.Unlock()
+}
+
+// ensure starts the cache if it is not running: it reads the keys at
+// revision (0: now; now as well if revision is compacted) and watches from
+// there.
+func (rc *cache) ensure(ctx context.Context, revision int64) error {
+	rc.mu.RLock()
+	running := rc.running
+	rc.mu.RUnlock()
+	if running {
+		return nil
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if rc.running {
+		return nil
+	}
+	kvs, rev, _, err := rc.c.backend.List(ctx, rc.prefix, "", 0, revision)
+	if err != nil && revision > 0 {
+		kvs, rev, _, err = rc.c.backend.List(ctx, rc.prefix, "", 0, 0)
+	}
+	if err != nil {
+		return fmt.Errorf("starting the watch cache of %q: %w", rc.prefix, err)
+	}
+	changes, err := rc.c.backend.Watch(rc.c.ctx, rc.prefix, rev)
+	if err != nil {
+		return fmt.Errorf("starting the watch cache of %q: %w", rc.prefix, err)
+	}
+	rc.items = make(map[string]storage.KeyValue, len(kvs))
+	for _, kv := range kvs {
+		rc.items[kv.Key] = kv
+	}
+	rc.rev, rc.start, rc.events, rc.watchers, rc.running = rev, rev, nil, map[*watcher]struct{}{}, true
+	go rc.follow(changes)
+	return nil
+}
+
+// follow applies the storage's changes until its watch ends; then it ends
+// the watchers and lets the cache start again on next use.
+func (rc *cache) follow(changes <-chan storage.Event) {
+	for ev := range changes {
+		rc.apply(ev)
+	}
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for w := range rc.watchers {
+		close(w.live)
+	}
+	rc.running, rc.items, rc.events, rc.watchers = false, nil, nil, nil
+}
+
+// apply records one change, trims the window, and hands the change to the
+// watchers it concerns. A watcher whose buffer is full is closed rather
+// than waited for, as the storage's watches do.
+func (rc *cache) apply(ev storage.Event) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	if ev.Type == storage.Delete {
+		delete(rc.items, ev.KV.Key)
+	} else {
+		rc.items[ev.KV.Key] = ev.KV
+	}
+	rc.rev = ev.KV.ModRevision
+	now := time.Now()
+	rc.events = append(rc.events, change{ev, now})
+	for len(rc.events) > rc.c.MaxEvents || len(rc.events) > rc.c.MinEvents && now.Sub(rc.events[0].at) > rc.c.Fresh {
+		rc.start = rc.events[0].event.KV.ModRevision
+		rc.events[0] = change{}
+		rc.events = rc.events[1:]
+	}
+	for w := range rc.watchers {
+		if ev.KV.ModRevision <= w.after || !strings.HasPrefix(ev.KV.Key, w.prefix) {
+			continue
+		}
+		select {
+		case w.live <- ev:
+		default:
+			close(w.live)
+			delete(rc.watchers, w)
+		}
+	}
+}

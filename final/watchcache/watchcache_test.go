@@ -1,0 +1,224 @@
+package watchcache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/storage"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/storage/sqlite"
+)
+
+const cms = "/registry/configmaps/"
+
+func setup(t *testing.T) (*sqlite.Store, *Cacher) {
+	t.Helper()
+	b, err := sqlite.Open(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return b, New(t.Context(), b)
+}
+
+func create(t *testing.T, b storage.Backend, key string) storage.KeyValue {
+	t.Helper()
+	kv, err := b.Create(t.Context(), key, []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kv
+}
+
+func watch(t *testing.T, c *Cacher, prefix string, rev int64) <-chan storage.Event {
+	t.Helper()
+	w, err := c.Watch(t.Context(), cms, prefix, rev)
+	if err != nil {
+		t.Fatalf("Watch(%q, %d): %v", prefix, rev, err)
+	}
+	return w
+}
+
+// next is the next change a watch sends, as "PUT key@rev" or "DELETE key@rev".
+func next(t *testing.T, w <-chan storage.Event) string {
+	t.Helper()
+	select {
+	case ev, open := <-w:
+		if !open {
+			return "closed"
+		}
+		return fmt.Sprintf("%v %s@%d", ev.Type, ev.KV.Key, ev.KV.ModRevision)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event within 10 s")
+		return ""
+	}
+}
+
+func keys(kvs []storage.KeyValue) string {
+	var out []string
+	for _, kv := range kvs {
+		out = append(out, kv.Key)
+	}
+	return strings.Join(out, " ")
+}
+
+// A list from the cache is the state as of the cache's revision: the keys
+// of the prefix, in order, with the revision of the last change it applied.
+func TestListFollowsTheStorage(t *testing.T) {
+	b, c := setup(t)
+	create(t, b, cms+"ns1/b")
+	a := create(t, b, cms+"ns1/a")
+	create(t, b, "/registry/secrets/ns1/s")
+	kvs, rev, err := c.List(t.Context(), cms, cms)
+	if err != nil || keys(kvs) != cms+"ns1/a "+cms+"ns1/b" || rev != a.ModRevision+1 {
+		t.Fatalf("List: %q at %d, %v", keys(kvs), rev, err)
+	}
+	w := watch(t, c, cms, 0)
+	x := create(t, b, cms+"ns2/x")
+	if _, err := b.Delete(t.Context(), cms+"ns1/b", 0); err != nil {
+		t.Fatal(err)
+	}
+	next(t, w)
+	next(t, w) // the cache has applied both changes when its watchers get them
+	kvs, rev, _ = c.List(t.Context(), cms, cms)
+	if keys(kvs) != cms+"ns1/a "+cms+"ns2/x" || rev != x.ModRevision+1 {
+		t.Errorf("List after the changes: %q at %d", keys(kvs), rev)
+	}
+	if kvs, _, _ := c.List(t.Context(), cms, cms+"ns2/"); keys(kvs) != cms+"ns2/x" {
+		t.Errorf("List of ns2: %q", keys(kvs))
+	}
+}
+
+// A watch resumes from any revision in the window, with exactly the changes
+// after it, then follows live ones; a namespace's watch sees its own.
+func TestWatchFromTheWindow(t *testing.T) {
+	b, c := setup(t)
+	start := create(t, b, cms+"ns1/a").ModRevision
+	c.List(t.Context(), cms, cms) // the cache starts here
+	w := watch(t, c, cms, 0)
+	r1 := create(t, b, cms+"ns1/b").ModRevision
+	r2 := create(t, b, cms+"ns2/c").ModRevision
+	next(t, w)
+	next(t, w)
+
+	all := watch(t, c, cms, start)
+	ns2 := watch(t, c, cms+"ns2/", start)
+	fromR1 := watch(t, c, cms, r1)
+	r3 := create(t, b, cms+"ns2/d").ModRevision
+	for _, tc := range []struct {
+		w    <-chan storage.Event
+		want []string
+	}{
+		{all, []string{fmt.Sprintf("PUT %sns1/b@%d", cms, r1), fmt.Sprintf("PUT %sns2/c@%d", cms, r2), fmt.Sprintf("PUT %sns2/d@%d", cms, r3)}},
+		{ns2, []string{fmt.Sprintf("PUT %sns2/c@%d", cms, r2), fmt.Sprintf("PUT %sns2/d@%d", cms, r3)}},
+		{fromR1, []string{fmt.Sprintf("PUT %sns2/c@%d", cms, r2), fmt.Sprintf("PUT %sns2/d@%d", cms, r3)}},
+	} {
+		for _, want := range tc.want {
+			if got := next(t, tc.w); got != want {
+				t.Errorf("got %s, want %s", got, want)
+			}
+		}
+	}
+}
+
+// A watch from before the window answers ErrCompacted (410 to clients),
+// although the storage still has that history.
+func TestWatchBeforeTheWindow(t *testing.T) {
+	b, c := setup(t)
+	c.MinEvents, c.MaxEvents = 1, 2
+	first := create(t, b, cms+"ns/0").ModRevision
+	c.List(t.Context(), cms, cms)
+	w := watch(t, c, cms, 0)
+	var revs []int64
+	for i := 1; i <= 3; i++ {
+		revs = append(revs, create(t, b, fmt.Sprintf("%sns/%d", cms, i)).ModRevision)
+		next(t, w)
+	}
+	// Three changes, a window of two: the first fell out.
+	if _, err := c.Watch(t.Context(), cms, cms, first); !errors.Is(err, storage.ErrCompacted) {
+		t.Errorf("watch from %d: %v, want ErrCompacted", first, err)
+	}
+	if _, err := b.Watch(t.Context(), cms, first); err != nil {
+		t.Errorf("the storage itself: %v", err)
+	}
+	w2 := watch(t, c, cms, revs[0])
+	if got, want := next(t, w2), fmt.Sprintf("PUT %sns/2@%d", cms, revs[1]); got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+// A cache started by a watch starts at its revision, so that the watch
+// gets the changes since, and a watch from a revision the cache has not
+// reached yet gets those after it and nothing before.
+func TestStartAtTheWatchersRevision(t *testing.T) {
+	b, c := setup(t)
+	r0 := create(t, b, cms+"ns/a").ModRevision
+	r1 := create(t, b, cms+"ns/b").ModRevision
+	w := watch(t, c, cms, r0)
+	if got, want := next(t, w), fmt.Sprintf("PUT %sns/b@%d", cms, r1); got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	create(t, b, "/registry/secrets/ns/s") // the storage moves on, the cache of configmaps does not
+	now, _ := b.Revision(t.Context())
+	ahead := watch(t, c, cms, now)
+	r3 := create(t, b, cms+"ns/c").ModRevision
+	if got, want := next(t, ahead), fmt.Sprintf("PUT %sns/c@%d", cms, r3); got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+}
+
+// When its storage watch ends, the cache ends its watchers (they list and
+// watch again) and starts afresh on next use.
+func TestStorageWatchEnds(t *testing.T) {
+	b, err := sqlite.Open(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	c := New(ctx, b)
+	create(t, b, cms+"ns/a")
+	w := watch(t, c, cms, 0)
+	cancel() // the storage watch ends
+	if got := next(t, w); got != "closed" {
+		t.Fatalf("got %s, want the watch closed", got)
+	}
+	c.ctx = t.Context()
+	kvs, _, err := c.List(t.Context(), cms, cms)
+	if err != nil || keys(kvs) != cms+"ns/a" {
+		t.Errorf("List after a restart: %q, %v", keys(kvs), err)
+	}
+}
+
+// A watch ends with its context, and leaves the cache.
+func TestWatchEndsWithItsContext(t *testing.T) {
+	b, c := setup(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	w, err := c.Watch(ctx, cms, cms, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	if got := next(t, w); got != "closed" {
+		t.Fatalf("got %s", got)
+	}
+	create(t, b, cms+"ns/a")
+	rc := c.cacheOf(cms)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		rc.mu.RLock()
+		n := len(rc.watchers)
+		rc.mu.RUnlock()
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d watchers left", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
