@@ -190,7 +190,9 @@ func (w *webhooks) callOne(hook webhook, a *admissionAttributes) error {
 			fmt.Sprintf("Internal error occurred: failed calling webhook %q: %v", hook.Name, err), nil}
 	}
 	if !response.Allowed {
-		code, msg, reason := http.StatusForbidden, "", "Forbidden"
+		// Kubernetes' rules (ToStatusErr): the webhook's code if it is an
+		// error code, else 400; its message, or else its reason.
+		code, msg, reason := http.StatusBadRequest, "", ""
 		if response.Status != nil {
 			msg = response.Status.Message
 			if response.Status.Code >= 400 {
@@ -198,9 +200,20 @@ func (w *webhooks) callOne(hook webhook, a *admissionAttributes) error {
 			}
 			if response.Status.Reason != "" {
 				reason = response.Status.Reason
+				if msg == "" {
+					msg = response.Status.Reason
+				}
 			}
 		}
-		return &statusError{code, reason, fmt.Sprintf("admission webhook %q denied the request: %s", hook.Name, msg), nil}
+		if reason == "" { // named after the code, as clients read it
+			reason = map[int]string{400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound",
+				409: "Conflict", 422: "Invalid", 429: "TooManyRequests"}[code]
+		}
+		denied := fmt.Sprintf("admission webhook %q denied the request", hook.Name)
+		if msg == "" {
+			return &statusError{code, reason, denied + " without explanation", nil}
+		}
+		return &statusError{code, reason, denied + ": " + msg, nil}
 	}
 	if len(response.Patch) == 0 {
 		return nil

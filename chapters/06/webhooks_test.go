@@ -260,6 +260,16 @@ func TestWebhooksEndToEnd(t *testing.T) {
 			},
 			wantCode: http.StatusForbidden, wantReason: "Forbidden", wantCalls: 1,
 			wantMessage: `admission webhook "hook.example.com" denied the request: not today`},
+		{name: "a denial with no status is a 400 without explanation",
+			answer:   func(map[string]any) map[string]any { return map[string]any{"allowed": false} },
+			wantCode: http.StatusBadRequest, wantReason: "BadRequest", wantCalls: 1,
+			wantMessage: `admission webhook "hook.example.com" denied the request without explanation`},
+		{name: "a denial with only a reason shows the reason",
+			answer: func(map[string]any) map[string]any {
+				return map[string]any{"allowed": false, "status": map[string]any{"reason": "NoSettings"}}
+			},
+			wantCode: http.StatusBadRequest, wantReason: "NoSettings", wantCalls: 1,
+			wantMessage: `admission webhook "hook.example.com" denied the request: NoSettings`},
 		{name: "a mutating webhook's JSON patch is applied", mutating: true, answer: addLabelPatch,
 			wantCode: http.StatusCreated, wantCalls: 1, wantLabels: `{"mutated":"yes"}`},
 		{name: "a mutating webhook's patch is validated after it",
@@ -455,8 +465,9 @@ func TestWebhookPhasesAndOrder(t *testing.T) {
 	configure(t, h, true, "z", hookFor("mutating.example.com", mutator.srv.URL, mutator.caBundle, nil))
 
 	code, status := call(t, h, "POST", configMapsPath, "application/json", configMap("settings", ""))
-	if code != http.StatusForbidden || status["message"] != `admission webhook "b.example.com" denied the request: b says no` {
-		t.Errorf("POST: %d %v; want 403 from b.example.com", code, status)
+	// A denial without a code is a 400, as Kubernetes makes it.
+	if code != http.StatusBadRequest || status["message"] != `admission webhook "b.example.com" denied the request: b says no` {
+		t.Errorf("POST: %d %v; want 400 from b.example.com", code, status)
 	}
 	want := []string{`mutating sees {}`, `validating a sees {"mutated":"yes"}`, `validating b sees {"mutated":"yes"}`}
 	if !slices.Equal(calls, want) {
