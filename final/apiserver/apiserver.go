@@ -8,7 +8,8 @@
 // What differs per resource is given to it: the registry's table, defaulting
 // and validation functions, custom resources through the CustomResource
 // interface, virtual resources (the reviews) and subresources as handlers of
-// their own, and hooks that run after writes.
+// their own, and hooks that run just before writes are stored (to take
+// from shared pools: a Service's cluster IP) and after they are.
 //
 // In Kubernetes this is k8s.io/apiserver's pkg/endpoints (handlers, discovery)
 // over pkg/registry/generic/registry (the generic store and its strategies).

@@ -97,28 +97,37 @@ func TestServiceClusterIPsAndNodePorts(t *testing.T) {
 	expectInvalid(t, ts.createService(t, "np3", `{"type":"NodePort","ports":[{"port":80,"nodePort":20080}]}`),
 		`Service "np3" is invalid: spec.ports[0].nodePort: Invalid value: 20080: provided port is not in the valid range. The range of valid ports is 30000-30009`)
 	// The cluster IP may not change; left out, it is kept.
-	expectInvalid(t, ts.do(t, "PATCH", services+"/web", "application/merge-patch+json", `{"spec":{"clusterIP":"10.96.0.9","clusterIPs":["10.96.0.9"]}}`),
-		`Service "web" is invalid: spec.clusterIPs[0]: Invalid value: ["10.96.0.9"]: may not change once set`)
+	another := netip.MustParseAddr("10.96.0.0").Next().Next() // not web's, not the kubernetes Service's
+	if another == ip {
+		another = another.Next()
+	}
+	expectInvalid(t, ts.do(t, "PATCH", services+"/web", "application/merge-patch+json", `{"spec":{"clusterIP":"`+another.String()+`","clusterIPs":["`+another.String()+`"]}}`),
+		`Service "web" is invalid: spec.clusterIPs[0]: Invalid value: ["`+another.String()+`"]: may not change once set`)
 	replaced := ts.do(t, "PUT", services+"/web", "application/json", `{"metadata":{"name":"web"},"spec":{"ports":[{"port":8080}]}}`)
 	expect(t, replaced, 200, "")
 	if clusterIP(replaced) != ip.String() {
 		t.Errorf("a PUT without the cluster IP: %s", replaced.raw)
 	}
+	// An address nobody has: not the kubernetes Service's, web's or np's.
+	free := "10.96.0.2"
+	for taken := []string{clusterIP(web), clusterIP(nodePort)}; slices.Contains(taken, free); {
+		free = netip.MustParseAddr(free).Next().String()
+	}
 	// A dry run takes nothing.
-	expect(t, ts.do(t, "POST", services+"?dryRun=All", "application/json", `{"metadata":{"name":"dry"},"spec":{"clusterIP":"10.96.0.10","ports":[{"port":80}]}}`), 201, "")
+	expect(t, ts.do(t, "POST", services+"?dryRun=All", "application/json", `{"metadata":{"name":"dry"},"spec":{"clusterIP":"`+free+`","ports":[{"port":80}]}}`), 201, "")
 	// A delete gives back; the address is handed out again.
-	fixed := ts.createService(t, "fixed", `{"clusterIP":"10.96.0.10","ports":[{"port":80}]}`)
+	fixed := ts.createService(t, "fixed", `{"clusterIP":"`+free+`","ports":[{"port":80}]}`)
 	expect(t, fixed, 201, "")
 	expect(t, ts.do(t, "DELETE", services+"/fixed", "", ""), 200, "")
 	expect(t, ts.do(t, "DELETE", services+"/np", "", ""), 200, "")
-	expect(t, ts.createService(t, "again", `{"clusterIP":"10.96.0.10","type":"NodePort","ports":[{"port":80,"nodePort":30005}]}`), 201, "")
+	expect(t, ts.createService(t, "again", `{"clusterIP":"`+free+`","type":"NodePort","ports":[{"port":80,"nodePort":30005}]}`), 201, "")
 	// The addresses taken are IPAddresses, each naming its Service.
 	addresses := ts.do(t, "GET", "/apis/networking.k8s.io/v1/ipaddresses", "", "")
 	owners := map[string]string{}
 	for _, item := range addresses.obj["items"].([]any) {
 		owners[field(item, "metadata", "name").(string)] = fmt.Sprint(field(item, "spec", "parentRef", "namespace"), "/", field(item, "spec", "parentRef", "name"))
 	}
-	if want := map[string]string{"10.96.0.1": "default/kubernetes", ip.String(): "default/web", "10.96.0.10": "default/again"}; fmt.Sprint(owners) != fmt.Sprint(want) {
+	if want := map[string]string{"10.96.0.1": "default/kubernetes", ip.String(): "default/web", free: "default/again"}; fmt.Sprint(owners) != fmt.Sprint(want) {
 		t.Errorf("IPAddresses %v, want %v", owners, want)
 	}
 	cidrs := ts.do(t, "GET", "/apis/networking.k8s.io/v1/servicecidrs/kubernetes", "", "")
@@ -129,8 +138,8 @@ func TestServiceClusterIPsAndNodePorts(t *testing.T) {
 	// After a restart, what is taken is still taken.
 	ts.stop()
 	ts = startServer(t, append(flags, "--data-dir="+ts.dir)...)
-	expectInvalid(t, ts.createService(t, "after", `{"clusterIP":"10.96.0.10","ports":[{"port":80}]}`),
-		`Service "after" is invalid: spec.clusterIPs: Invalid value: ["10.96.0.10"]: failed to allocate IP 10.96.0.10: provided IP is already allocated`)
+	expectInvalid(t, ts.createService(t, "after", `{"clusterIP":"`+free+`","ports":[{"port":80}]}`),
+		`Service "after" is invalid: spec.clusterIPs: Invalid value: ["`+free+`"]: failed to allocate IP `+free+`: provided IP is already allocated`)
 	expectInvalid(t, ts.createService(t, "after", `{"type":"NodePort","ports":[{"port":80,"nodePort":30005}]}`),
 		`Service "after" is invalid: spec.ports[0].nodePort: Invalid value: 30005: provided port is already allocated`)
 	// The range is full when its 14 addresses are: kubernetes, web, again
@@ -138,7 +147,7 @@ func TestServiceClusterIPsAndNodePorts(t *testing.T) {
 	for i := range 11 {
 		r := ts.createService(t, fmt.Sprintf("fill-%d", i), `{"ports":[{"port":80}]}`)
 		expect(t, r, 201, "")
-		if clusterIP(r) == ip.String() || clusterIP(r) == "10.96.0.10" || clusterIP(r) == "10.96.0.1" {
+		if clusterIP(r) == ip.String() || clusterIP(r) == free || clusterIP(r) == "10.96.0.1" {
 			t.Errorf("fill-%d got %s, which is taken", i, clusterIP(r))
 		}
 	}
@@ -206,7 +215,8 @@ func TestKubernetesService(t *testing.T) {
 func TestTwoReplicasNeverShareAClusterIP(t *testing.T) {
 	storagetest.RequireEtcd(t, etcdEndpoint)
 	dir := t.TempDir()
-	flags := []string{"--data-dir=" + dir, "--etcd-servers=" + etcdEndpoint, "--etcd-prefix=/services-replicas/registry",
+	prefix := "/" + filepath.Base(filepath.Dir(dir)) + "/registry" // a store of its own, run after run
+	flags := []string{"--data-dir=" + dir, "--etcd-servers=" + etcdEndpoint, "--etcd-prefix=" + prefix,
 		"--service-cluster-ip-range=10.100.0.0/27", "--service-node-port-range=31000-31039"}
 	a := startServer(t, append(flags, "--advertise-address=127.0.0.1")...)
 	b := startServer(t, append(flags, "--advertise-address=127.0.0.2")...)
