@@ -4,9 +4,8 @@
 package aggregator
 
 import (
-	"regexp"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
 	"sort"
-	"strconv"
 	"strings"
 )
 
@@ -57,7 +56,7 @@ func (a *Aggregator) remoteVersions(group string) []*apiService {
 		if out[i].versionPriority != out[j].versionPriority {
 			return out[i].versionPriority > out[j].versionPriority
 		}
-		return versionPriority(out[i].version, out[j].version)
+		return registry.VersionPriority(out[i].version, out[j].version)
 	})
 	return out
 }
@@ -146,30 +145,4 @@ func groupDiscoveryOf(group string, versions []*apiService) map[string]any {
 		list = append(list, map[string]any{"version": svc.version, "resources": resources, "freshness": freshness})
 	}
 	return map[string]any{"metadata": map[string]any{"name": group}, "versions": list}
-}
-
-var kubeVersion = regexp.MustCompile(`^v([1-9][0-9]*)(?:(alpha|beta)([1-9][0-9]*))?$`)
-
-// versionPriority orders versions as Kubernetes does: GA, then beta, then
-// alpha, the higher numbers first; names not of that form come last, sorted.
-func versionPriority(a, b string) bool {
-	ma, mb := kubeVersion.FindStringSubmatch(a), kubeVersion.FindStringSubmatch(b)
-	if ma == nil || mb == nil {
-		if ma == nil && mb == nil {
-			return a < b
-		}
-		return mb == nil
-	}
-	stability := map[string]int{"": 3, "beta": 2, "alpha": 1}
-	if sa, sb := stability[ma[2]], stability[mb[2]]; sa != sb {
-		return sa > sb
-	}
-	majorA, _ := strconv.Atoi(ma[1])
-	majorB, _ := strconv.Atoi(mb[1])
-	if majorA != majorB {
-		return majorA > majorB
-	}
-	minorA, _ := strconv.Atoi(ma[3])
-	minorB, _ := strconv.Atoi(mb[3])
-	return minorA > minorB
 }

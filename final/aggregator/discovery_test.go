@@ -2,18 +2,8 @@ package aggregator
 
 import (
 	"slices"
-	"sort"
 	"testing"
 )
-
-func TestVersionPriority(t *testing.T) {
-	versions := []string{"v1alpha1", "foo", "v2beta1", "v1", "v11alpha2", "v10", "v1beta2", "bar", "v2", "v10beta3", "v1beta1"}
-	sort.SliceStable(versions, func(i, j int) bool { return versionPriority(versions[i], versions[j]) })
-	want := []string{"v10", "v2", "v1", "v10beta3", "v2beta1", "v1beta2", "v1beta1", "v11alpha2", "v1alpha1", "bar", "foo"}
-	if !slices.Equal(versions, want) {
-		t.Errorf("got %v, want %v", versions, want)
-	}
-}
 
 // /apis orders the extensions' groups by groupPriorityMinimum and a group's
 // versions by versionPriority, then Kubernetes' version order; local

@@ -13,10 +13,8 @@ import (
 	"fmt"
 	"log"
 	"reflect"
-	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -237,37 +235,9 @@ func byGroupThenPriority(served []*registry.Resource) []*registry.Resource {
 		if gi, gj := groups[served[i].Group], groups[served[j].Group]; gi != gj {
 			return gi < gj
 		}
-		return versionPriority(served[i].Version, served[j].Version)
+		return registry.VersionPriority(served[i].Version, served[j].Version)
 	})
 	return served
-}
-
-var kubeVersion = regexp.MustCompile(`^v([1-9][0-9]*)(?:(alpha|beta)([1-9][0-9]*))?$`)
-
-// versionPriority reports whether version a comes before b, as Kubernetes
-// orders them (k8s.io/apimachinery/pkg/version.CompareKubeAwareVersionStrings):
-// GA, then beta, then alpha, the higher numbers first; names not of that form
-// come last, in alphabetical order.
-func versionPriority(a, b string) bool {
-	ma, mb := kubeVersion.FindStringSubmatch(a), kubeVersion.FindStringSubmatch(b)
-	if ma == nil || mb == nil {
-		if ma == nil && mb == nil {
-			return a < b
-		}
-		return mb == nil
-	}
-	stability := map[string]int{"": 3, "beta": 2, "alpha": 1}
-	if sa, sb := stability[ma[2]], stability[mb[2]]; sa != sb {
-		return sa > sb
-	}
-	majorA, _ := strconv.Atoi(ma[1])
-	majorB, _ := strconv.Atoi(mb[1])
-	if majorA != majorB {
-		return majorA > majorB
-	}
-	minorA, _ := strconv.Atoi(ma[3])
-	minorB, _ := strconv.Atoi(mb[3])
-	return minorA > minorB
 }
 
 // AfterWrite is the hook the API server runs after each write it commits:

@@ -11,7 +11,9 @@
 package registry
 
 import (
+	"regexp"
 	"slices"
+	"strconv"
 	"sync"
 )
 
@@ -191,3 +193,32 @@ func (reg *Registry) InGroupVersion(group, version string) []*Resource {
 	}
 	return out
 }
+
+// VersionPriority reports whether version a comes before b, as Kubernetes
+// orders the versions of a group (k8s.io/apimachinery/pkg/version's
+// CompareKubeAwareVersionStrings): GA, then beta, then alpha, the higher
+// numbers first; names not of that form come last, in alphabetical order.
+// The first is a group's preferred version.
+func VersionPriority(a, b string) bool {
+	ma, mb := kubeVersion.FindStringSubmatch(a), kubeVersion.FindStringSubmatch(b)
+	if ma == nil || mb == nil {
+		if ma == nil && mb == nil {
+			return a < b
+		}
+		return mb == nil
+	}
+	stability := map[string]int{"": 3, "beta": 2, "alpha": 1}
+	if sa, sb := stability[ma[2]], stability[mb[2]]; sa != sb {
+		return sa > sb
+	}
+	majorA, _ := strconv.Atoi(ma[1])
+	majorB, _ := strconv.Atoi(mb[1])
+	if majorA != majorB {
+		return majorA > majorB
+	}
+	minorA, _ := strconv.Atoi(ma[3])
+	minorB, _ := strconv.Atoi(mb[3])
+	return minorA > minorB
+}
+
+var kubeVersion = regexp.MustCompile(`^v([1-9][0-9]*)(?:(alpha|beta)([1-9][0-9]*))?$`)

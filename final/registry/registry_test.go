@@ -2,6 +2,7 @@ package registry
 
 import (
 	"slices"
+	"sort"
 	"testing"
 )
 
@@ -55,5 +56,14 @@ func TestRegistry(t *testing.T) {
 	reg.SetCustom(nil, subdomain)
 	if reg.Lookup("example.com", "widgets") != nil || len(reg.All()) != 3 {
 		t.Errorf("custom resources outlived SetCustom(nil): %d", len(reg.All()))
+	}
+}
+
+func TestVersionPriority(t *testing.T) {
+	versions := []string{"v1alpha1", "foo", "v2beta1", "v1", "v11alpha2", "v10", "v1beta2", "bar", "v2", "v10beta3", "v1beta1"}
+	sort.SliceStable(versions, func(i, j int) bool { return VersionPriority(versions[i], versions[j]) })
+	want := []string{"v10", "v2", "v1", "v10beta3", "v2beta1", "v1beta2", "v1beta1", "v11alpha2", "v1alpha1", "bar", "foo"}
+	if !slices.Equal(versions, want) {
+		t.Errorf("sorted %v, want %v", versions, want)
 	}
 }
