@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apis"
 	"io"
 	"log"
 	"net"
@@ -80,26 +81,9 @@ type apiService struct {
 	resources []any // the extension's APIResourceList, from the last check that reached it
 }
 
-// apiServiceSpec is the part of an APIService the aggregator reads
-// (validation is final/apis' job).
-type apiServiceSpec struct {
-	Metadata struct {
-		Name string `json:"name"`
-	} `json:"metadata"`
-	Spec struct {
-		Group                 string `json:"group"`
-		Version               string `json:"version"`
-		GroupPriorityMinimum  int64  `json:"groupPriorityMinimum"`
-		VersionPriority       int64  `json:"versionPriority"`
-		InsecureSkipTLSVerify bool   `json:"insecureSkipTLSVerify"`
-		CABundle              string `json:"caBundle"`
-		Service               *struct {
-			Namespace string `json:"namespace"`
-			Name      string `json:"name"`
-			Port      *int64 `json:"port"`
-		} `json:"service"`
-	} `json:"spec"`
-}
+// apiServiceSpec is the part of an APIService the aggregator reads, the
+// same final/apis validates.
+type apiServiceSpec = apis.APIService
 
 // New returns an aggregator over the APIServices, Services and Endpoints in
 // st. clientCert is the front-proxy client certificate

@@ -126,8 +126,9 @@ func validatePodSpec(pod object.Object) []apierrors.Cause {
 	return causes
 }
 
-// apiService is the part of an APIService that validation reads.
-type apiService struct {
+// APIService is the part of an APIService that validation, and the
+// aggregator, read.
+type APIService struct {
 	Metadata struct {
 		Name string `json:"name"`
 	} `json:"metadata"`
@@ -152,7 +153,7 @@ type apiService struct {
 // valid base64 and not combined with insecureSkipTLSVerify. A field of the
 // wrong type ("port": "443") is a 400, as Kubernetes' decoder makes it.
 func validateAPIService(obj object.Object) ([]apierrors.Cause, error) {
-	var a apiService
+	var a APIService
 	data, err := json.Marshal(obj)
 	if err == nil {
 		err = json.Unmarshal(data, &a)
