@@ -50,7 +50,7 @@ func (p limitRanger) limitRanges(ctx context.Context, namespace string) ([]objec
 	if err != nil {
 		return nil, err
 	}
-	items, _, _, err := p.deps.Store.List(ctx, res, namespace, store.ListOptions{})
+	items, _, _, err := p.deps.Store.List(ctx, res, namespace, store.ListOptions{OwnWrites: true})
 	return items, err
 }
 

@@ -41,7 +41,7 @@ func (p namespaceLifecycle) admit(ctx context.Context, a *Attributes) error {
 	if err != nil {
 		return err
 	}
-	ns, err := p.deps.Store.Get(ctx, namespaces, "", a.Namespace)
+	ns, err := p.deps.Store.GetOwnWrites(ctx, namespaces, "", a.Namespace)
 	if err != nil {
 		return err // namespaces "team" not found, as in Kubernetes
 	}

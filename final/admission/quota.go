@@ -363,7 +363,7 @@ func (p *resourceQuota) quotas(ctx context.Context, namespace string) ([]object.
 	if err != nil {
 		return nil, err
 	}
-	items, _, _, err := p.deps.Store.List(ctx, quotas, namespace, store.ListOptions{})
+	items, _, _, err := p.deps.Store.List(ctx, quotas, namespace, store.ListOptions{OwnWrites: true})
 	return items, err
 }
 

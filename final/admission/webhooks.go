@@ -11,14 +11,10 @@
 package admission
 
 import (
-	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log"
 	"net/http"
 	"slices"
@@ -34,12 +30,8 @@ import (
 
 // webhook is one entry of a configuration's webhooks list.
 type webhook struct {
-	Name         string `json:"name"`
-	ClientConfig struct {
-		URL      string      `json:"url"`
-		CABundle []byte      `json:"caBundle"` // base64 in JSON
-		Service  *serviceRef `json:"service"`
-	} `json:"clientConfig"`
+	Name              string         `json:"name"`
+	ClientConfig      ClientConfig   `json:"clientConfig"`
 	Rules             []webhookRule  `json:"rules"`
 	NamespaceSelector *labelSelector `json:"namespaceSelector"`
 	ObjectSelector    *labelSelector `json:"objectSelector"`
@@ -134,8 +126,9 @@ func (w *webhooks) call(ctx context.Context, a *Attributes) error {
 }
 
 // configured lists the webhooks of every configuration of this kind, read
-// from the store on each request, so a new configuration applies at once.
-// A configuration that does not decode is skipped.
+// on each request from the watch cache once it holds this server's own
+// writes (store.ListOptions.OwnWrites), so a new configuration applies from
+// the next request on. A configuration that does not decode is skipped.
 func (w *webhooks) configured(ctx context.Context) ([]webhook, error) {
 	name := "validatingwebhookconfigurations"
 	if w.mutating {
@@ -145,7 +138,7 @@ func (w *webhooks) configured(ctx context.Context) ([]webhook, error) {
 	if err != nil {
 		return nil, err
 	}
-	items, _, _, err := w.deps.Store.List(ctx, configs, "", store.ListOptions{})
+	items, _, _, err := w.deps.Store.List(ctx, configs, "", store.ListOptions{OwnWrites: true})
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +206,7 @@ func (w *webhooks) namespaceLabels(ctx context.Context, a *Attributes) (map[stri
 	if err != nil {
 		return nil, err
 	}
-	ns, err := w.deps.Store.Get(ctx, namespaces, "", name)
+	ns, err := w.deps.Store.GetOwnWrites(ctx, namespaces, "", name)
 	switch {
 	case apierrors.IsNotFound(err):
 		return map[string]string{}, nil
@@ -319,27 +312,9 @@ type admissionResponse struct {
 	PatchType string         `json:"patchType"`
 }
 
-// post sends the AdmissionReview over HTTPS, to clientConfig.url or to the
-// Service clientConfig.service names, trusting only the caBundle (the
-// system's roots when there is none), and waits at most timeoutSeconds: 10
-// by default, between 1 and 30, as Kubernetes allows. The URL carries the
-// timeout, as client-go's requests do.
+// post sends the AdmissionReview and waits at most timeoutSeconds: 10 by
+// default, between 1 and 30, as Kubernetes allows.
 func (w *webhooks) post(ctx context.Context, hook webhook, a *Attributes) (*admissionResponse, error) {
-	target, transport := hook.ClientConfig.URL, &http.Transport{}
-	if target == "" && hook.ClientConfig.Service != nil {
-		target = hook.ClientConfig.Service.url()
-		transport.DialContext = w.dialService(hook.ClientConfig.Service)
-	}
-	if !strings.HasPrefix(target, "https://") {
-		return nil, errors.New("clientConfig.url must be an https URL")
-	}
-	var pool *x509.CertPool
-	if len(hook.ClientConfig.CABundle) > 0 {
-		pool = x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(hook.ClientConfig.CABundle) {
-			return nil, errors.New("clientConfig.caBundle holds no PEM certificate")
-		}
-	}
 	timeout := 10 * time.Second
 	if hook.TimeoutSeconds != nil {
 		timeout = time.Duration(min(max(*hook.TimeoutSeconds, 1), 30)) * time.Second
@@ -349,28 +324,9 @@ func (w *webhooks) post(ctx context.Context, hook webhook, a *Attributes) (*admi
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target+"?timeout="+timeout.String(), bytes.NewReader(body))
+	answer, err := PostWebhook(ctx, w.deps, hook.ClientConfig, timeout, body)
 	if err != nil {
 		return nil, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
-	client := &http.Client{Transport: transport}
-	defer client.CloseIdleConnections()
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("failed to call webhook: %w", err) // Post "https://...": what went wrong
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, object.MaxBodyBytes))
-	if err != nil {
-		return nil, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("the webhook answered HTTP %d", resp.StatusCode)
 	}
 	var decoded struct {
 		Response *admissionResponse `json:"response"`
@@ -384,8 +340,9 @@ func (w *webhooks) post(ctx context.Context, hook webhook, a *Attributes) (*admi
 	return decoded.Response, nil
 }
 
-// review is the AdmissionReview a webhook receives. This server converts no
-// versions, so the request's kind and resource are also the ones asked for.
+// review is the AdmissionReview a webhook receives. Its object is in the
+// version of the request (a webhook is not sent another version its rules
+// ask for), so the request's kind and resource are also the ones asked for.
 func review(uid string, a *Attributes) map[string]any {
 	kind := map[string]any{"group": a.Resource.Group, "version": a.Resource.Version, "kind": a.Resource.Kind}
 	resource := map[string]any{"group": a.Resource.Group, "version": a.Resource.Version, "resource": a.Resource.Name}

@@ -1,32 +1,51 @@
-// Webhooks behind a Service: clientConfig.service names a Service instead of
-// a URL. The request goes to https://{name}.{namespace}.svc:{port}{path}, so
+// Calling a webhook: clientConfig names a URL, or a Service instead of a
+// URL. The request goes to https://{name}.{namespace}.svc:{port}{path}, so
 // the webhook's certificate must name that DNS name, and the connection goes
 // to an address of the Service's Endpoints: this server has no cluster IPs,
 // so it routes as kube-apiserver does with --enable-aggregator-routing
 // (k8s.io/apiserver/pkg/util/proxy's ResolveEndpoint, through
 // pkg/util/webhook's service resolver). What cannot be resolved fails the
-// call with Kubernetes' words, after which failurePolicy decides.
+// call with Kubernetes' words, after which failurePolicy decides. Admission
+// webhooks and CRD conversion webhooks are called alike: PostWebhook.
 
 package admission
 
 import (
+	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
 )
 
-// serviceRef is a webhook's clientConfig.service.
-type serviceRef struct {
+// ClientConfig is how a webhook is reached, admissionregistration.k8s.io's
+// WebhookClientConfig, which a CRD's conversion webhook shares: an https
+// URL, or a Service; the CA bundle to trust.
+type ClientConfig struct {
+	URL      string      `json:"url"`
+	CABundle []byte      `json:"caBundle"` // base64 in JSON
+	Service  *ServiceRef `json:"service"`
+}
+
+// ServiceRef is a webhook's clientConfig.service.
+type ServiceRef struct {
 	Namespace string  `json:"namespace"`
 	Name      string  `json:"name"`
 	Path      *string `json:"path"`
 	Port      *int    `json:"port"` // 443 when unset
 }
 
-func (s *serviceRef) port() int {
+func (s *ServiceRef) port() int {
 	if s.Port == nil {
 		return 443
 	}
@@ -35,7 +54,7 @@ func (s *serviceRef) port() int {
 
 // url is where the AdmissionReview is posted: the Service's DNS name, which
 // is also the name TLS verifies.
-func (s *serviceRef) url() string {
+func (s *ServiceRef) url() string {
 	path := "/"
 	if s.Path != nil {
 		path = *s.Path
@@ -45,9 +64,9 @@ func (s *serviceRef) url() string {
 
 // dialService connects to an endpoint of the Service, whatever address the
 // HTTP client asks for: the request's URL names the Service, not a host.
-func (w *webhooks) dialService(ref *serviceRef) func(ctx context.Context, network, _ string) (net.Conn, error) {
+func dialService(deps Dependencies, ref *ServiceRef) func(ctx context.Context, network, _ string) (net.Conn, error) {
 	return func(ctx context.Context, network, _ string) (net.Conn, error) {
-		address, err := w.resolveService(ctx, ref)
+		address, err := resolveService(ctx, deps, ref)
 		if err != nil {
 			return nil, err
 		}
@@ -58,12 +77,12 @@ func (w *webhooks) dialService(ref *serviceRef) func(ctx context.Context, networ
 
 // resolveService finds the Service's port of that number, then the first
 // address of its Endpoints with that port's name.
-func (w *webhooks) resolveService(ctx context.Context, ref *serviceRef) (string, error) {
-	services, err := lookup(w.deps.Registry, "", "services")
+func resolveService(ctx context.Context, deps Dependencies, ref *ServiceRef) (string, error) {
+	services, err := lookup(deps.Registry, "", "services")
 	if err != nil {
 		return "", err
 	}
-	service, err := w.deps.Store.Get(ctx, services, ref.Namespace, ref.Name)
+	service, err := deps.Store.Get(ctx, services, ref.Namespace, ref.Name)
 	if apierrors.IsNotFound(err) {
 		return "", fmt.Errorf("service %q not found", ref.Name) // a lister's words, as Kubernetes reports it
 	}
@@ -98,11 +117,11 @@ func (w *webhooks) resolveService(ctx context.Context, ref *serviceRef) (string,
 		return "", fmt.Errorf("no service port %d found for service %q", ref.port(), ref.Name)
 	}
 	noEndpoints := fmt.Errorf("no endpoints available for service %q", ref.Name)
-	endpointsResource, err := lookup(w.deps.Registry, "", "endpoints")
+	endpointsResource, err := lookup(deps.Registry, "", "endpoints")
 	if err != nil {
 		return "", err
 	}
-	endpoints, err := w.deps.Store.Get(ctx, endpointsResource, ref.Namespace, ref.Name)
+	endpoints, err := deps.Store.Get(ctx, endpointsResource, ref.Namespace, ref.Name)
 	if apierrors.IsNotFound(err) {
 		return "", noEndpoints
 	}
@@ -131,4 +150,51 @@ func (w *webhooks) resolveService(ctx context.Context, ref *serviceRef) (string,
 		}
 	}
 	return "", noEndpoints
+}
+
+// PostWebhook posts a JSON review to a webhook over HTTPS, at
+// clientConfig.url or at the Service clientConfig.service names, trusting
+// only the caBundle (the system's roots when there is none), waiting at most
+// timeout, and returns the body of its 200 answer. The URL carries the
+// timeout, as client-go's requests do.
+func PostWebhook(ctx context.Context, deps Dependencies, config ClientConfig, timeout time.Duration, body []byte) ([]byte, error) {
+	target, transport := config.URL, &http.Transport{}
+	if target == "" && config.Service != nil {
+		target = config.Service.url()
+		transport.DialContext = dialService(deps, config.Service)
+	}
+	if !strings.HasPrefix(target, "https://") {
+		return nil, errors.New("clientConfig.url must be an https URL")
+	}
+	var pool *x509.CertPool
+	if len(config.CABundle) > 0 {
+		pool = x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(config.CABundle) {
+			return nil, errors.New("clientConfig.caBundle holds no PEM certificate")
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target+"?timeout="+timeout.String(), bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json")
+	transport.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	client := &http.Client{Transport: transport}
+	defer client.CloseIdleConnections()
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("failed to call webhook: %w", err) // Post "https://...": what went wrong
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, object.MaxBodyBytes))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("the webhook answered HTTP %d", resp.StatusCode)
+	}
+	return answer, nil
 }

@@ -23,7 +23,6 @@ import (
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apis"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"strconv"
 	"sync"
@@ -32,6 +31,7 @@ import (
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/features"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/proxy"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/store"
 )
@@ -280,55 +280,31 @@ func (a *Aggregator) discover(ctx context.Context, svc *apiService) ([]any, erro
 }
 
 // resolve finds the address behind the APIService's Service: the Service's
-// port of that number, then an Endpoints address with that port's name.
+// port of that number, then an Endpoints address with that port's name
+// (final/proxy's ResolveEndpoint, which the services/proxy subresource uses
+// too). A failure is worded for the Available condition.
 func (a *Aggregator) resolve(ctx context.Context, svc *apiService) (endpoint, reason, message string) {
+	resolver := proxy.Resolver{Store: a.store, Services: a.services, Endpoints: a.endpoints}
+	endpoint, err := resolver.ResolveEndpoint(ctx, svc.serviceNamespace, svc.serviceName, strconv.FormatInt(svc.servicePort, 10))
+	if err == nil {
+		return endpoint, "", ""
+	}
 	where := fmt.Sprintf("service/%s in %q", svc.serviceName, svc.serviceNamespace)
-	service, err := a.store.Get(ctx, a.services, svc.serviceNamespace, svc.serviceName)
-	if err != nil {
-		return "", "ServiceNotFound", where + " is not present"
+	var re *proxy.ResolveError
+	if !errors.As(err, &re) {
+		return "", proxy.EndpointsNotFound, err.Error()
 	}
-	var spec struct {
-		Spec struct {
-			Ports []struct {
-				Name string `json:"name"`
-				Port int64  `json:"port"`
-			} `json:"ports"`
-		} `json:"spec"`
+	switch re.Reason {
+	case proxy.ServiceNotFound:
+		message = where + " is not present"
+	case proxy.ServicePortError:
+		message = fmt.Sprintf("%s is not listening on port %d", where, svc.servicePort)
+	case proxy.EndpointsNotFound:
+		message = "cannot find endpoints for " + where
+	default:
+		message = fmt.Sprintf("endpoints for %s have no addresses with port name %q", where, re.PortName)
 	}
-	_ = decodeInto(service, &spec)
-	portName, found := "", false
-	for _, p := range spec.Spec.Ports {
-		if p.Port == svc.servicePort {
-			portName, found = p.Name, true
-		}
-	}
-	if !found {
-		return "", "ServicePortError", fmt.Sprintf("%s is not listening on port %d", where, svc.servicePort)
-	}
-	endpoints, err := a.store.Get(ctx, a.endpoints, svc.serviceNamespace, svc.serviceName)
-	if err != nil {
-		return "", "EndpointsNotFound", "cannot find endpoints for " + where
-	}
-	var eps struct {
-		Subsets []struct {
-			Addresses []struct {
-				IP string `json:"ip"`
-			} `json:"addresses"`
-			Ports []struct {
-				Name string `json:"name"`
-				Port int64  `json:"port"`
-			} `json:"ports"`
-		} `json:"subsets"`
-	}
-	_ = decodeInto(endpoints, &eps)
-	for _, subset := range eps.Subsets {
-		for _, p := range subset.Ports {
-			if p.Name == portName && len(subset.Addresses) > 0 {
-				return net.JoinHostPort(subset.Addresses[0].IP, strconv.FormatInt(p.Port, 10)), "", ""
-			}
-		}
-	}
-	return "", "MissingEndpoints", fmt.Sprintf("endpoints for %s have no addresses with port name %q", where, portName)
+	return "", re.Reason, message
 }
 
 // errUnchanged ends an update that would write what is already stored.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/features"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/proxy"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/request"
 )
 
@@ -67,13 +68,7 @@ func (a *Aggregator) proxy(svc *apiService) http.Handler {
 	return &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme, pr.Out.URL.Host, pr.Out.Host = "https", svc.endpoint, ""
-			for name := range pr.Out.Header {
-				// Compared in lower case: a client may send a name Go
-				// did not canonicalise, and the extension reads any case.
-				if lower := strings.ToLower(name); strings.HasPrefix(lower, "x-remote-") || strings.HasPrefix(lower, "impersonate-") {
-					delete(pr.Out.Header, name) // as sent: Del would canonicalise the name
-				}
-			}
+			proxy.StripIdentity(pr.Out.Header)
 			user := request.UserFrom(pr.In.Context())
 			if user == nil {
 				return // no identity: the extension will refuse the request

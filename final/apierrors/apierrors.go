@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -255,9 +256,23 @@ func WriteError(w http.ResponseWriter, err error) {
 	WriteJSON(w, se.Code, ToStatus(se))
 }
 
-// WriteJSON writes v as a JSON response with the given code.
+// WriteJSON writes v as a JSON response with the given code. A value that
+// is JSON already, a json.RawMessage or an io.WriterTo (a list written
+// from the stored bytes of its items), is sent as it is, ended by the
+// newline json.Encoder would add.
 func WriteJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v) // the client may be gone; nothing more to do
+	// The client may be gone; nothing more to do.
+	switch v := v.(type) {
+	case json.RawMessage:
+		_, _ = w.Write(v)
+		_, _ = w.Write(newline)
+	case io.WriterTo:
+		_, _ = v.WriteTo(w)
+	default:
+		_ = json.NewEncoder(w).Encode(v)
+	}
 }
+
+var newline = []byte{'\n'}

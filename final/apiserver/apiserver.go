@@ -36,14 +36,10 @@ import (
 type VerbHandler func(res *registry.Resource, r *http.Request, namespace, name string) (any, int, error)
 
 // CustomResource is what a resource served for a CustomResourceDefinition
-// brings, in registry.Resource.Custom: the move between its served version
-// and its storage version, and its schema.
+// brings, in registry.Resource.Custom: its version's schema. (The move
+// between its served version and its storage version is its
+// registry.Resource.Converter, as for any resource.)
 type CustomResource interface {
-	// Present turns a stored object into what a client of this version
-	// reads; it returns a copy.
-	Present(obj object.Object) object.Object
-	// ToStorage puts an object in the storage version, in place.
-	ToStorage(obj object.Object)
 	// UnknownFields lists the fields the schema does not know, without
 	// changing obj.
 	UnknownFields(obj object.Object) []string
@@ -116,6 +112,8 @@ type APIServer struct {
 	Features *features.Gates
 	// Version is what /version answers.
 	Version map[string]any
+
+	schemas fieldSchemas // what the field manager knows of each resource, read once
 }
 
 // Route is one extra route: a path template, a method, and its verb.
@@ -128,7 +126,9 @@ type Route struct {
 // Routes builds the router: discovery, OpenAPI, every registered resource,
 // the extra routes, and the custom resources, which are looked up per request.
 func (s *APIServer) Routes() *mux.Router {
-	r := mux.NewRouter()
+	// SkipClean: a path with "//", "." or ".." is not redirected to a
+	// cleaned one, it matches no route (404), as in Kubernetes.
+	r := mux.NewRouter().SkipClean(true)
 	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		apierrors.WriteError(w, apierrors.NewPathNotFound())
 	})
@@ -184,11 +184,11 @@ func (s *APIServer) resourceRoutes(r *mux.Router, res *registry.Resource, collec
 // into a response.
 func (s *APIServer) handle(res *registry.Resource, verb VerbHandler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := checkDryRun(r); err != nil {
+		vars := mux.Vars(r)
+		if err := checkRequest(r, vars["name"]); err != nil {
 			apierrors.WriteError(w, err)
 			return
 		}
-		vars := mux.Vars(r)
 		ctx, warnings := withWarnings(r.Context())
 		body, code, err := verb(res, r.WithContext(ctx), vars["namespace"], vars["name"])
 		writeWarnings(w, *warnings)
@@ -206,6 +206,10 @@ func (s *APIServer) handleList(res *registry.Resource) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if watch := r.URL.Query().Get("watch"); watch != "true" && watch != "1" {
 			list.ServeHTTP(w, r)
+			return
+		}
+		if err := checkAccept(r); err != nil {
+			apierrors.WriteError(w, err)
 			return
 		}
 		s.serveWatch(w, r, res, mux.Vars(r)["namespace"])

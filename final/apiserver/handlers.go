@@ -4,7 +4,9 @@
 package apiserver
 
 import (
+	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/admission"
@@ -25,21 +27,40 @@ func (s *APIServer) list(res *registry.Resource, r *http.Request, namespace, _ s
 	if err != nil {
 		return nil, 0, err
 	}
+	listError := func(err error) error {
+		if opts.After != "" && apierrors.ReasonForError(err) == "Expired" {
+			return errContinueExpired()
+		}
+		return err
+	}
+	listMeta := func(rev int64, next string) map[string]any {
+		meta := map[string]any{"resourceVersion": strconv.FormatInt(rev, 10)}
+		if next != "" {
+			meta["continue"] = encodeContinue(rev, next)
+		}
+		return meta
+	}
+	if sendsStored(res, r) { // the items' stored bytes, undecoded (stored.go)
+		if noSelectors(r) {
+			match = nil
+		}
+		opts.Match = match
+		kvs, rev, next, err := s.Store.ListStored(r.Context(), res, namespace, opts)
+		if err != nil {
+			return nil, 0, listError(err)
+		}
+		return storedList{apiVersion: res.GroupVersion(), kind: res.ListKindOrDefault(), metadata: listMeta(rev, next), items: kvs},
+			http.StatusOK, nil
+	}
 	opts.Match = match
 	items, rev, next, err := s.Store.List(r.Context(), res, namespace, opts)
 	if err != nil {
-		if opts.After != "" && apierrors.ReasonForError(err) == "Expired" {
-			return nil, 0, errContinueExpired()
-		}
+		return nil, 0, listError(err)
+	}
+	if items, err = presentAll(r.Context(), res, items); err != nil {
 		return nil, 0, err
 	}
-	for i, item := range items {
-		items[i] = present(res, item)
-	}
-	meta := map[string]any{"resourceVersion": strconv.FormatInt(rev, 10)}
-	if next != "" {
-		meta["continue"] = encodeContinue(rev, next)
-	}
+	meta := listMeta(rev, next)
 	if wantsTable(r) {
 		return table(r, res, items, meta), http.StatusOK, nil
 	}
@@ -60,14 +81,25 @@ func (s *APIServer) get(res *registry.Resource, r *http.Request, namespace, name
 			return nil, 0, apierrors.NewTooLargeResourceVersion(n, now)
 		}
 	}
+	if sendsStored(res, r) { // the stored bytes, undecoded (stored.go)
+		kv, err := s.Store.GetStored(r.Context(), res, namespace, name)
+		if err != nil {
+			return nil, 0, err
+		}
+		data, err := store.AppendJSON(nil, kv)
+		return json.RawMessage(data), http.StatusOK, err
+	}
 	obj, err := s.Store.Get(r.Context(), res, namespace, name)
 	if err != nil {
 		return nil, 0, err
 	}
-	if wantsTable(r) {
-		return table(r, res, []object.Object{present(res, obj)}, nil), http.StatusOK, nil
+	if obj, err = present(r.Context(), res, obj); err != nil {
+		return nil, 0, err
 	}
-	return present(res, obj), http.StatusOK, nil
+	if wantsTable(r) {
+		return table(r, res, []object.Object{obj}, nil), http.StatusOK, nil
+	}
+	return obj, http.StatusOK, nil
 }
 
 func (s *APIServer) create(res *registry.Resource, r *http.Request, namespace, _ string) (any, int, error) {
@@ -84,6 +116,18 @@ func (s *APIServer) create(res *registry.Resource, r *http.Request, namespace, _
 	if err := checkNamespace(obj, namespace); err != nil {
 		return nil, 0, err
 	}
+	op, err := s.fieldManager(r, res)
+	if err != nil {
+		return nil, 0, err
+	}
+	s.defaults(res, obj) // fields are recorded with their defaults, as Kubernetes decodes them
+	op.Update(nil, obj)
+	return s.createObject(res, r, namespace, obj)
+}
+
+// createObject stores a new object, made by a create or by an apply to an
+// object that does not exist yet.
+func (s *APIServer) createObject(res *registry.Resource, r *http.Request, namespace string, obj object.Object) (any, int, error) {
 	meta := obj.Metadata()
 	meta["uid"], meta["creationTimestamp"] = object.NewUID(), object.Now()
 	delete(meta, "resourceVersion") // the store sets it
@@ -110,16 +154,19 @@ func (s *APIServer) create(res *registry.Resource, r *http.Request, namespace, _
 		if err != nil {
 			return nil, 0, err
 		}
-		if isDryRun(r) {
+		stored, err := toStorage(r, res, obj, nil)
+		if err != nil || isDryRun(r) {
 			finish(false)
-			return present(res, obj), http.StatusCreated, nil
+			if err != nil {
+				return nil, 0, err
+			}
+			return presented(r.Context(), res, stored, http.StatusCreated)
 		}
-		toStorage(res, obj)
-		created, err := s.Store.Create(r.Context(), res, obj)
+		created, err := s.Store.Create(r.Context(), res, stored)
 		finish(err == nil)
 		if err == nil {
 			s.afterWrite(r.Context(), res, Created, created)
-			return present(res, created), http.StatusCreated, nil
+			return presented(r.Context(), res, created, http.StatusCreated)
 		}
 		if !generated || attempt == 8 || !apierrors.IsAlreadyExists(err) {
 			return nil, 0, err
@@ -152,9 +199,12 @@ func (s *APIServer) patch(res *registry.Resource, r *http.Request, namespace, na
 		// reads from Go types; custom resources have none.
 		accepted = []string{patch.JSONPatchType, patch.MergePatchType}
 	}
-	patchType, body, err := object.ReadBody(r, accepted...)
+	patchType, body, err := object.ReadBody(r, append(slices.Clip(accepted), ApplyPatchType)...)
 	if err != nil {
 		return nil, 0, err
+	}
+	if patchType == ApplyPatchType {
+		return s.apply(res, r, namespace, name, body)
 	}
 	return s.write(res, r, namespace, name, func(current object.Object) (object.Object, error) {
 		patched, err := patch.Apply(res.Kind, patchType, current, body)
@@ -172,13 +222,24 @@ func (s *APIServer) patch(res *registry.Resource, r *http.Request, namespace, na
 func (s *APIServer) write(res *registry.Resource, r *http.Request, namespace, name string,
 	build func(current object.Object) (object.Object, error)) (any, int, error) {
 	ctx := r.Context()
+	op, err := s.fieldManager(r, res)
+	if err != nil {
+		return nil, 0, err
+	}
 	finish := func(bool) {} // what the latest attempt took, to keep or give back
 	prepare := func(stored object.Object) (object.Object, error) {
 		finish(false) // an earlier attempt lost the compare-and-swap
-		current := present(res, stored)
+		current, err := present(ctx, res, stored)
+		if err != nil {
+			return nil, err
+		}
 		obj, err := build(current)
 		if err != nil {
 			return nil, err
+		}
+		if !isApply(r) { // an apply's new object has its managed fields already
+			s.defaults(res, obj)
+			op.Update(current, obj)
 		}
 		if err := s.admitUpdate(r, res, obj, current, namespace, name); err != nil {
 			return nil, err
@@ -201,22 +262,24 @@ func (s *APIServer) write(res *registry.Resource, r *http.Request, namespace, na
 		if rv := obj.MetaString("resourceVersion"); rv != "" && rv != stored.MetaString("resourceVersion") {
 			return nil, 0, apierrors.NewConflict(res.Group, res.Name, name, errOptimisticLock)
 		}
-		return present(res, obj), http.StatusOK, nil
+		if obj, err = toStorage(r, res, obj, stored); err != nil {
+			return nil, 0, err
+		}
+		return presented(ctx, res, obj, http.StatusOK)
 	}
 	updated, err := s.Store.Update(ctx, res, namespace, name, func(stored object.Object) (object.Object, error) {
 		obj, err := prepare(stored)
 		if err != nil {
 			return nil, err
 		}
-		toStorage(res, obj)
-		return obj, nil
+		return toStorage(r, res, obj, stored)
 	})
 	finish(err == nil)
 	if err != nil {
 		return nil, 0, err
 	}
 	s.afterWrite(ctx, res, Updated, updated)
-	return present(res, updated), http.StatusOK, nil
+	return presented(ctx, res, updated, http.StatusOK)
 }
 
 // admitUpdate is what an updated object must pass, however it was built:
@@ -254,7 +317,7 @@ func (s *APIServer) delete(res *registry.Resource, r *http.Request, namespace, n
 	if err != nil {
 		return nil, 0, err
 	}
-	return present(res, obj), http.StatusOK, nil
+	return presented(r.Context(), res, obj, http.StatusOK)
 }
 
 // DeleteObject deletes one object through admission (and, unless it is a dry
@@ -270,7 +333,11 @@ func (s *APIServer) DeleteObject(r *http.Request, res *registry.Resource, namesp
 			return nil, err
 		}
 	}
-	if err := s.admit(r, "DELETE", res, nil, current); err != nil {
+	old, err := present(ctx, res, current) // admission sees the client's version
+	if err != nil {
+		return nil, err
+	}
+	if err := s.admit(r, "DELETE", res, nil, old); err != nil {
 		return nil, err
 	}
 	if isDryRun(r) {
@@ -301,10 +368,13 @@ func (s *APIServer) deleteCollection(res *registry.Resource, r *http.Request, na
 		if apierrors.IsNotFound(err) {
 			continue // gone meanwhile
 		}
+		if err == nil {
+			obj, err = present(r.Context(), res, obj)
+		}
 		if err != nil {
 			return nil, 0, err
 		}
-		deleted = append(deleted, present(res, obj))
+		deleted = append(deleted, obj)
 	}
 	return map[string]any{"kind": res.ListKindOrDefault(), "apiVersion": res.GroupVersion(),
 		"metadata": map[string]any{"resourceVersion": strconv.FormatInt(rev, 10)}, "items": deleted}, http.StatusOK, nil
@@ -410,21 +480,4 @@ func checkTypeMeta(res *registry.Resource, obj object.Object) error {
 	}
 	obj["apiVersion"], obj["kind"] = res.GroupVersion(), res.Kind
 	return nil
-}
-
-// present turns a stored object into what the client reads: for a custom
-// resource, its served version (a copy: stored objects are shared with
-// watchers); built-in objects are served as stored.
-func present(res *registry.Resource, obj object.Object) object.Object {
-	if custom, ok := res.Custom.(CustomResource); ok && obj != nil {
-		return custom.Present(obj)
-	}
-	return obj
-}
-
-// toStorage puts a custom object in its storage version before a write.
-func toStorage(res *registry.Resource, obj object.Object) {
-	if custom, ok := res.Custom.(CustomResource); ok {
-		custom.ToStorage(obj)
-	}
 }

@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"slices"
 	"strconv"
@@ -67,10 +68,10 @@ func (s *APIServer) parseListOptions(r *http.Request) (store.ListOptions, error)
 	var opts store.ListOptions
 	if l := query.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
-		if err != nil || n < 0 {
-			return opts, apierrors.NewBadRequest("invalid limit %q: must be a non-negative integer", l)
+		if err != nil {
+			return opts, apierrors.NewBadRequest("invalid limit %q: must be an integer", l)
 		}
-		opts.Limit = n
+		opts.Limit = max(n, 0) // Kubernetes ignores a negative limit
 	}
 	rv, match, token := query.Get("resourceVersion"), query.Get("resourceVersionMatch"), query.Get("continue")
 	if token != "" {
@@ -85,14 +86,16 @@ func (s *APIServer) parseListOptions(r *http.Request) (store.ListOptions, error)
 		return opts, nil
 	}
 	if match != "" && rv == "" {
-		return opts, apierrors.NewBadRequest("resourceVersionMatch is forbidden unless resourceVersion is provided")
+		return opts, invalidListOptions("FieldValueForbidden", "Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided")
 	}
 	if match != "" && match != "Exact" && match != "NotOlderThan" {
-		return opts, apierrors.NewBadRequest("unsupported resourceVersionMatch %q: want Exact or NotOlderThan", match)
+		return opts, invalidListOptions("FieldValueNotSupported",
+			fmt.Sprintf(`Unsupported value: %q: supported values: "Exact", "NotOlderThan", ""`, match))
 	}
 	if rv == "" || rv == "0" {
 		if match == "Exact" {
-			return opts, apierrors.NewBadRequest(`resourceVersionMatch "Exact" is forbidden for resourceVersion "%s"`, rv)
+			return opts, invalidListOptions("FieldValueForbidden",
+				fmt.Sprintf(`Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion %q`, rv))
 		}
 		opts.Any = rv == "0" // the watch cache's, if there is one
 		return opts, nil     // the latest
@@ -110,6 +113,12 @@ func (s *APIServer) parseListOptions(r *http.Request) (store.ListOptions, error)
 		}
 	}
 	return opts, nil
+}
+
+// invalidListOptions is the 422 for list options that do not go together,
+// which Kubernetes finds validating the ListOptions object.
+func invalidListOptions(reason, message string) error {
+	return apierrors.NewInvalid("meta.k8s.io", "ListOptions", "", []apierrors.Cause{{Reason: reason, Message: message, Field: "resourceVersionMatch"}})
 }
 
 func errContinueExpired() error {
@@ -138,15 +147,71 @@ func decodeContinue(token string) (int64, string, error) {
 	return c.Revision, c.After, nil
 }
 
+// checkRequest checks what every verb's request may carry: the dryRun
+// parameter, the Accept header, and the name in the path.
+func checkRequest(r *http.Request, name string) error {
+	if err := checkDryRun(r, r.URL.Query()["dryRun"]); err != nil {
+		return err
+	}
+	if err := checkAccept(r); err != nil {
+		return err
+	}
+	return checkPathName(name)
+}
+
 // checkDryRun accepts dryRun=All (the write goes through everything but the
 // store) and refuses anything else, as Kubernetes does.
-func checkDryRun(r *http.Request) error {
-	for _, v := range r.URL.Query()["dryRun"] {
+func checkDryRun(r *http.Request, values []string) error {
+	for _, v := range values {
 		if v != "All" {
-			return apierrors.NewBadRequest("Invalid dry run value %q: the only supported value is All", v)
+			return apierrors.NewInvalid("meta.k8s.io", optionsKind(r), "", []apierrors.Cause{{Reason: "FieldValueNotSupported",
+				Message: fmt.Sprintf(`Unsupported value: %q: supported values: "All"`, values), Field: "dryRun"}})
 		}
 	}
 	return nil
+}
+
+// optionsKind names the options a request's parameters are, as Kubernetes
+// names them in its errors.
+func optionsKind(r *http.Request) string {
+	return map[string]string{http.MethodPost: "CreateOptions", http.MethodPut: "UpdateOptions",
+		http.MethodPatch: "PatchOptions", http.MethodDelete: "DeleteOptions"}[r.Method]
+}
+
+// checkPathName refuses names that cannot be one segment of a path (the
+// name of a stored object never is one of them): Kubernetes'
+// IsValidPathSegmentName.
+func checkPathName(name string) error {
+	var problem string
+	switch {
+	case name == "." || name == "..":
+		problem = fmt.Sprintf("may not be '%s'", name)
+	case strings.Contains(name, "/"):
+		problem = "may not contain '/'"
+	case strings.Contains(name, "%"):
+		problem = "may not contain '%'"
+	default:
+		return nil
+	}
+	return apierrors.NewBadRequest("Name parameter invalid: %q: %s", name, problem)
+}
+
+// checkAccept refuses a request whose Accept header admits no JSON answer
+// (406). Answers are always JSON; YAML and protobuf are let through too,
+// answered in JSON, since clients that ask for them read JSON as well.
+func checkAccept(r *http.Request) error {
+	accept := r.Header.Values("Accept")
+	if len(accept) == 0 {
+		return nil
+	}
+	for _, part := range strings.Split(strings.Join(accept, ","), ",") {
+		mediaType, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err == nil && slices.Contains([]string{"*/*", "application/*", "application/json", "application/yaml", protobufType}, mediaType) {
+			return nil
+		}
+	}
+	return &apierrors.StatusError{Code: http.StatusNotAcceptable, Reason: "NotAcceptable",
+		Message: "406: Not Acceptable\n\nAvailable representations: application/json"}
 }
 
 type dryRunKey struct{}
@@ -174,7 +239,38 @@ func ReadObject(r *http.Request) (object.Object, error) {
 			return nil, err
 		}
 	}
-	return object.Decode(body)
+	obj, err := object.Decode(body)
+	if err != nil || mediaType == protobufType { // protobuf names no field twice
+		return obj, err
+	}
+	return obj, checkDuplicateFields(r, obj, object.DuplicateFields(body))
+}
+
+// checkDuplicateFields applies the fieldValidation parameter to the fields
+// a JSON body names twice (the last value is kept): Strict refuses them
+// (400), Warn (the default) warns of each, Ignore lets them be.
+func checkDuplicateFields(r *http.Request, obj object.Object, dups []string) error {
+	if len(dups) == 0 {
+		return nil
+	}
+	quoted := make([]string, len(dups))
+	for i, f := range dups {
+		quoted[i] = fmt.Sprintf("duplicate field %q", f)
+	}
+	switch r.URL.Query().Get("fieldValidation") {
+	case "Ignore":
+	case "Strict":
+		kind, _ := obj["kind"].(string)
+		apiVersion, _ := obj["apiVersion"].(string)
+		version := apiVersion[strings.LastIndex(apiVersion, "/")+1:]
+		return apierrors.NewBadRequest("%s in version %q cannot be handled as a %s: strict decoding error: %s",
+			kind, version, kind, strings.Join(quoted, ", "))
+	default:
+		for _, q := range quoted {
+			addWarning(r.Context(), q)
+		}
+	}
+	return nil
 }
 
 // ReadPreconditions reads DeleteOptions (JSON or protobuf): the delete
@@ -203,10 +299,10 @@ func ReadPreconditions(r *http.Request, res *registry.Resource, name string) (fu
 	if err := json.Unmarshal(body, &options); err != nil {
 		return nil, apierrors.NewBadRequest("the body is not DeleteOptions: %v", err)
 	}
-	for _, v := range options.DryRun { // kubectl delete --dry-run=server puts it here
-		if v != "All" {
-			return nil, apierrors.NewBadRequest("Invalid dry run value %q: the only supported value is All", v)
-		}
+	if err := checkDryRun(r, options.DryRun); err != nil { // kubectl delete --dry-run=server puts it here
+		return nil, err
+	}
+	if len(options.DryRun) > 0 {
 		*r = *r.WithContext(context.WithValue(r.Context(), dryRunKey{}, true))
 	}
 	if options.Preconditions == nil {
@@ -236,8 +332,7 @@ func checkFieldValidation(r *http.Request, res *registry.Resource, obj object.Ob
 	switch directive {
 	case "", "Ignore", "Warn", "Strict":
 	default:
-		options := map[string]string{http.MethodPost: "CreateOptions", http.MethodPut: "UpdateOptions", http.MethodPatch: "PatchOptions"}[r.Method]
-		return apierrors.NewInvalid("meta.k8s.io", options, "", []apierrors.Cause{{Reason: "FieldValueNotSupported",
+		return apierrors.NewInvalid("meta.k8s.io", optionsKind(r), "", []apierrors.Cause{{Reason: "FieldValueNotSupported",
 			Message: fmt.Sprintf(`Unsupported value: %q: supported values: "", "Ignore", "Strict", "Warn"`, directive), Field: "fieldValidation"}})
 	}
 	custom, ok := res.Custom.(CustomResource)

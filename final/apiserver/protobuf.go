@@ -16,6 +16,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -32,7 +33,7 @@ const protobufType = "application/vnd.kubernetes.protobuf"
 var protobufScheme = sync.OnceValues(func() (*runtime.Scheme, error) {
 	scheme := runtime.NewScheme()
 	for _, add := range []func(*runtime.Scheme) error{corev1.AddToScheme, batchv1.AddToScheme, appsv1.AddToScheme,
-		autoscalingv1.AddToScheme, coordinationv1.AddToScheme, authenticationv1.AddToScheme,
+		autoscalingv1.AddToScheme, autoscalingv2.AddToScheme, coordinationv1.AddToScheme, authenticationv1.AddToScheme,
 		authorizationv1.AddToScheme, rbacv1.AddToScheme, admissionregistrationv1.AddToScheme} {
 		if err := add(scheme); err != nil {
 			return nil, fmt.Errorf("building the protobuf scheme: %w", err)

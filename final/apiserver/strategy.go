@@ -32,6 +32,8 @@ func prepareForUpdate(res *registry.Resource, obj, old object.Object, subresourc
 	if subresource == "status" {
 		status, hasStatus := obj["status"]
 		rv := obj.MetaString("resourceVersion") // kept: "only if unchanged" still applies
+		// The status writer's managedFields, recorded already, are kept too.
+		managed, hasManaged := obj.Metadata()["managedFields"]
 		clear(obj)
 		for k, v := range object.DeepCopy(map[string]any(old)).(map[string]any) {
 			obj[k] = v
@@ -41,6 +43,10 @@ func prepareForUpdate(res *registry.Resource, obj, old object.Object, subresourc
 			obj["status"] = status
 		}
 		obj.Metadata()["resourceVersion"] = rv
+		delete(obj.Metadata(), "managedFields")
+		if hasManaged {
+			obj.Metadata()["managedFields"] = managed
+		}
 		return
 	}
 	if res.StatusSubresource {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apis/autoscaling"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
 )
@@ -145,6 +146,15 @@ func columnsFor(res *registry.Resource) []Column {
 				return "Local"
 			}},
 			{Name: "Available", Type: "string", Cell: available}, ageColumn}
+	case "autoscaling/HorizontalPodAutoscaler": // printed from the hub, alike in every version
+		row := func(o object.Object) autoscaling.Printed { return autoscaling.Print(o) }
+		return []Column{nameColumn,
+			{Name: "Reference", Type: "string", Cell: func(o object.Object) any { return row(o).Reference }},
+			{Name: "Targets", Type: "string", Cell: func(o object.Object) any { return row(o).Targets }},
+			{Name: "MinPods", Type: "string", Cell: func(o object.Object) any { return row(o).MinPods }},
+			{Name: "MaxPods", Type: "string", Cell: func(o object.Object) any { return row(o).MaxPods }},
+			{Name: "Replicas", Type: "string", Cell: func(o object.Object) any { return row(o).Replicas }},
+			ageColumn}
 	case "coordination.k8s.io/Lease":
 		return []Column{nameColumn, str("Holder", "spec", "holderIdentity"), ageColumn}
 	case "rbac.authorization.k8s.io/RoleBinding", "rbac.authorization.k8s.io/ClusterRoleBinding":

@@ -10,12 +10,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/features"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/storage"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/store"
 )
 
@@ -49,10 +51,10 @@ func parseWatchOptions(r *http.Request, watchList bool) (watchOptions, error) {
 	}
 	if t := q.Get("timeoutSeconds"); t != "" {
 		n, err := strconv.Atoi(t)
-		if err != nil || n < 0 {
+		if err != nil {
 			return o, apierrors.NewBadRequest("invalid timeoutSeconds %q", t)
 		}
-		if n > 0 {
+		if n != 0 { // a negative one ends the watch at once, as in Kubernetes
 			o.timeout = time.Duration(n) * time.Second
 		}
 	}
@@ -63,7 +65,7 @@ func parseWatchOptions(r *http.Request, watchList bool) (watchOptions, error) {
 	case "":
 		// a plain watch: resourceVersion "" and "0" start with the state too
 		if match != "" {
-			return o, apierrors.NewBadRequest("resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided")
+			return o, invalidListOptions("FieldValueForbidden", "Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided")
 		}
 		o.sendInitialEvents = o.resourceVersion == 0
 		// With WatchList, Kubernetes makes such a watch a watch list
@@ -81,7 +83,7 @@ func parseWatchOptions(r *http.Request, watchList bool) (watchOptions, error) {
 			Message: "Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled", Field: "sendInitialEvents"}})
 	}
 	if match != "NotOlderThan" {
-		return o, apierrors.NewBadRequest("sendInitialEvents requires resourceVersionMatch=NotOlderThan")
+		return o, invalidListOptions("FieldValueForbidden", "Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan")
 	}
 	return o, nil
 }
@@ -114,6 +116,9 @@ func (s *APIServer) serveWatch(w http.ResponseWriter, r *http.Request, res *regi
 	from := o.resourceVersion
 	if o.sendInitialEvents {
 		initial, from, _, err = s.Store.List(ctx, res, namespace, store.ListOptions{Match: o.match, Any: o.anyRevision})
+		if err == nil {
+			initial, err = presentAll(ctx, res, initial)
+		}
 		if err != nil {
 			apierrors.WriteError(w, err)
 			return
@@ -125,22 +130,31 @@ func (s *APIServer) serveWatch(w http.ResponseWriter, r *http.Request, res *regi
 			return
 		}
 	}
-	events, watchErr := s.Store.Watch(ctx, res, namespace, from)
+	// Unfiltered and sent as stored, the events carry the objects' bytes
+	// (stored.go): each watcher copies them, not decodes and encodes them.
+	watch := s.Store.Watch
+	if sendsStored(res, r) && noSelectors(r) {
+		watch = s.Store.WatchStored
+	}
+	events, watchErr := watch(ctx, res, namespace, from)
 
 	w.Header().Set("Content-Type", "application/json;stream=watch")
 	w.WriteHeader(http.StatusOK)
 	flusher.Flush() // the client learns the watch started, before any event
 	enc := json.NewEncoder(w)
 	asTable := wantsTable(r)
-	send := func(eventType string, obj any) bool {
+	write := func(eventType string, obj any) bool {
 		if o, ok := obj.(object.Object); ok && asTable && eventType != "BOOKMARK" {
 			obj = table(r, res, []object.Object{o}, nil) // kubectl get -w prints rows
 		}
-		if err := enc.Encode(struct {
+		return enc.Encode(struct {
 			Type   string `json:"type"`
 			Object any    `json:"object"`
-		}{eventType, obj}); err != nil {
-			return false // the client is gone
+		}{eventType, obj}) == nil // or the client is gone
+	}
+	send := func(eventType string, obj any) bool {
+		if !write(eventType, obj) {
+			return false
 		}
 		flusher.Flush()
 		return true
@@ -157,8 +171,10 @@ func (s *APIServer) serveWatch(w http.ResponseWriter, r *http.Request, res *regi
 		send("ERROR", apierrors.ToStatus(watchErr))
 		return
 	}
+	events, served := boundEvents(w, events)
+	defer served()
 	for _, obj := range initial {
-		if !send("ADDED", present(res, obj)) {
+		if !send("ADDED", obj) {
 			return
 		}
 	}
@@ -182,8 +198,23 @@ func (s *APIServer) serveWatch(w http.ResponseWriter, r *http.Request, res *regi
 				return // fell behind, or the server is stopping: the client lists and watches again
 			}
 			sent = ev.Revision
-			if eventType, obj, ok := filtered(ev, o.match); ok && !send(eventType, present(res, obj)) {
-				return
+			if ev.Stored != nil {
+				if !writeStored(w, ev.Type, *ev.Stored) {
+					return
+				}
+			} else if eventType, obj, ok := filtered(ev, o.match); ok {
+				if obj, err = present(ctx, res, obj); err != nil { // a conversion webhook failed
+					send("ERROR", apierrors.ToStatus(err))
+					return
+				}
+				if !write(eventType, obj) {
+					return
+				}
+			}
+			// Events that came together leave together: one flush (one
+			// TLS record, one system call) for all of them.
+			if len(events) == 0 {
+				flusher.Flush()
 			}
 		case <-ticker.C:
 			if o.bookmarks && !bookmark(nil) {
@@ -196,6 +227,42 @@ func (s *APIServer) serveWatch(w http.ResponseWriter, r *http.Request, res *regi
 		case <-s.Stop:
 			return
 		}
+	}
+}
+
+// boundEvents queues a watch's events for it, at most storage.WatchBuffer
+// of them. A client that stops reading leaves serveWatch blocked in a
+// write, and its events pile up here; when the queue is full, the watch is
+// cut: a write deadline in the past fails the blocked write, serveWatch
+// returns and the connection closes (an HTTP/2 stream is reset). Without
+// it the storage would drop such a watcher, but its connection and
+// goroutines would stay for as long as the client does. Kubernetes'
+// cacheWatcher likewise ends a watcher whose buffer is full. served must be
+// called when serveWatch returns: the response may not be touched after.
+func boundEvents(w http.ResponseWriter, events <-chan store.Event) (queue <-chan store.Event, served func()) {
+	q := make(chan store.Event, storage.WatchBuffer)
+	var mu sync.Mutex
+	done := false
+	go func() {
+		defer close(q)
+		for ev := range events { // until serveWatch returns: its context ends the store's watch
+			select {
+			case q <- ev:
+				continue
+			default:
+			}
+			mu.Lock()
+			if !done {
+				_ = http.NewResponseController(w).SetWriteDeadline(time.Now())
+			}
+			mu.Unlock()
+			return
+		}
+	}()
+	return q, func() {
+		mu.Lock()
+		done = true
+		mu.Unlock()
 	}
 }
 

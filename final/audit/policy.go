@@ -57,8 +57,8 @@ type Policy struct {
 	Rules      []PolicyRule   `json:"rules"`
 	// OmitStages are left out for every rule, besides the rule's own.
 	OmitStages []Stage `json:"omitStages,omitempty"`
-	// OmitManagedFields is read and has no effect: this server keeps no
-	// managedFields (it has no server-side apply).
+	// OmitManagedFields is read and has no effect: request and response
+	// objects are logged with their managedFields.
 	OmitManagedFields bool `json:"omitManagedFields,omitempty"`
 }
 

@@ -1,7 +1,8 @@
 // Package authn answers "who is making this request?". Each authenticator
 // looks at one kind of credential (a client certificate, a front proxy's
 // identity headers, a bearer token from the token file, a service-account
-// JWT, a bootstrap token) and either recognises it, rejects it, or has
+// JWT, a bootstrap token, an OIDC ID token, a token only a webhook knows)
+// and either recognises it, rejects it, or has
 // nothing to say. They are tried as a union, in kube-apiserver's order; a
 // request with no credential at all is anonymous, if the server allows that. Authentication only names the
 // user: what the user may do is final/authz's question.

@@ -92,7 +92,12 @@ func LoadTokenFile(path string) (TokenFile, error) {
 		return nil, fmt.Errorf("reading token file: %w", err)
 	}
 	defer f.Close()
-	r := csv.NewReader(f)
+	return parseTokenFile(f, path)
+}
+
+// parseTokenFile reads a token file's content; path names it in errors.
+func parseTokenFile(content io.Reader, path string) (TokenFile, error) {
+	r := csv.NewReader(content)
 	r.FieldsPerRecord = -1 // the groups column is optional
 	r.Comment = '#'
 	tokens := TokenFile{}

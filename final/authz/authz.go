@@ -1,6 +1,6 @@
 // Package authz decides whether a user may do what a request asks: the
-// authorizers that --authorization-mode chains (Node, RBAC, AlwaysAllow,
-// AlwaysDeny), the filters that run them on every request
+// authorizers that --authorization-mode chains (Node, RBAC, Webhook,
+// AlwaysAllow, AlwaysDeny), the filters that run them on every request
 // (WithAuthorization, WithImpersonation), the checks that keep RBAC from
 // being a way around itself (CheckEscalation), and the access reviews that
 // ask the authorizer a question instead of making a request.
@@ -166,16 +166,16 @@ func (u union) Authorize(ctx context.Context, a Attributes) (Decision, string, e
 // The modes of --authorization-mode this server implements, and the ones
 // kube-apiserver has that it does not (yet).
 var (
-	implementedModes   = []string{"AlwaysAllow", "AlwaysDeny", "Node", "RBAC"}
-	unimplementedModes = []string{"ABAC", "Webhook"}
+	implementedModes   = []string{"AlwaysAllow", "AlwaysDeny", "Node", "RBAC", "Webhook"}
+	unimplementedModes = []string{"ABAC"}
 )
 
 // New builds the --authorization-mode chain: a comma-separated list of
 // modes, asked in order after the system:masters check. rbac serves the
-// RBAC mode, node the Node mode. A mode it does not know, or does not
-// implement yet, is an error: a server must not start with less
-// authorization than it was told.
-func New(modes string, rbac *RBAC, node *Node) (Authorizer, error) {
+// RBAC mode, node the Node mode, webhook the Webhook mode. A mode it does
+// not know, or does not implement yet, is an error: a server must not start
+// with less authorization than it was told.
+func New(modes string, rbac *RBAC, node *Node, webhook *Webhook) (Authorizer, error) {
 	chain := union{{"kubernetes.io/system-privileged-group", privilegedGroup{}}}
 	var seen []string
 	for mode := range strings.SplitSeq(modes, ",") {
@@ -205,6 +205,11 @@ func New(modes string, rbac *RBAC, node *Node) (Authorizer, error) {
 				return nil, errors.New("--authorization-mode Node: no Node authorizer was given")
 			}
 			chain = append(chain, named{name, node})
+		case "Webhook":
+			if webhook == nil {
+				return nil, errors.New("--authorization-mode Webhook: no Webhook authorizer was given")
+			}
+			chain = append(chain, named{name, webhook})
 		default:
 			if slices.Contains(unimplementedModes, mode) {
 				return nil, fmt.Errorf("--authorization-mode: %s is a kube-apiserver mode this server does not implement yet (implemented: %s)",

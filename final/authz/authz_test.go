@@ -17,20 +17,20 @@ func TestNewRefuses(t *testing.T) {
 	tests := []struct{ modes, wantErr string }{
 		{"", "at least one mode"},
 		{" , ", "at least one mode"},
-		{"Foo", `"Foo" is not a valid mode (valid modes: AlwaysAllow, AlwaysDeny, Node, RBAC)`},
+		{"Foo", `"Foo" is not a valid mode (valid modes: AlwaysAllow, AlwaysDeny, Node, RBAC, Webhook)`},
 		{"rbac", `"rbac" is not a valid mode`}, // modes are case-sensitive, as in kube-apiserver
 		{"Node,RBAC", "--authorization-mode Node: no Node authorizer was given"},
-		{"RBAC,Webhook", "Webhook is a kube-apiserver mode this server does not implement yet (implemented: AlwaysAllow, AlwaysDeny, Node, RBAC)"},
+		{"RBAC,Webhook", "--authorization-mode Webhook: no Webhook authorizer was given"},
 		{"ABAC", "ABAC is a kube-apiserver mode this server does not implement yet"},
 		{"RBAC,RBAC", "RBAC is specified more than once"},
 	}
 	for _, tt := range tests {
-		a, err := New(tt.modes, r, nil)
+		a, err := New(tt.modes, r, nil, nil)
 		if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 			t.Errorf("New(%q) = %v, %v; want an error with %q", tt.modes, a, err, tt.wantErr)
 		}
 	}
-	if _, err := New("RBAC", nil, nil); err == nil {
+	if _, err := New("RBAC", nil, nil, nil); err == nil {
 		t.Error("RBAC mode without an RBAC authorizer")
 	}
 }
@@ -58,7 +58,7 @@ func TestModes(t *testing.T) {
 		{"RBAC, AlwaysAllow", listPods(alice), Allow, ""},
 	}
 	for _, tt := range tests {
-		a, err := New(tt.modes, r, nil)
+		a, err := New(tt.modes, r, nil, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,7 +160,7 @@ func TestWithAuthorization(t *testing.T) {
 	}
 
 	// A reason reaches the user after the message, as kube-apiserver's does.
-	closed, err := New("AlwaysDeny", r, nil)
+	closed, err := New("AlwaysDeny", r, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

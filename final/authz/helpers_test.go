@@ -55,7 +55,7 @@ func newRBAC(t *testing.T) *RBAC {
 func newChain(t *testing.T) (*RBAC, Authorizer) {
 	t.Helper()
 	r := newRBAC(t)
-	a, err := New("RBAC", r, nil)
+	a, err := New("RBAC", r, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/request"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/selectors"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/store"
 )
 
@@ -340,20 +341,10 @@ func at(v any, path ...string) any {
 }
 
 // equalityRequirements are the field=value and field==value terms of a
-// field selector, as [field, value] pairs. A term with != requires no
-// value, and is left out.
+// field selector, as [field, value] pairs, read as the list reads them. A
+// term with != requires no value, and is left out; a selector that does
+// not parse has none (the list refuses it).
 func equalityRequirements(selector string) [][2]string {
-	var out [][2]string
-	for term := range strings.SplitSeq(selector, ",") {
-		if strings.Contains(term, "!=") {
-			continue
-		}
-		field, value, ok := strings.Cut(term, "=")
-		if !ok {
-			continue
-		}
-		value = strings.TrimPrefix(value, "=")
-		out = append(out, [2]string{strings.TrimSpace(field), strings.TrimSpace(value)})
-	}
+	out, _ := selectors.FieldEqualities(selector)
 	return out
 }

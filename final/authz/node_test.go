@@ -232,7 +232,7 @@ func TestPodReferences(t *testing.T) {
 // allow; and a 403 says why both said no.
 func TestNodeThenRBAC(t *testing.T) {
 	r, n := newNode(t)
-	a, err := New("Node,RBAC", r, n)
+	a, err := New("Node,RBAC", r, n, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,7 +252,7 @@ func TestNodeThenRBAC(t *testing.T) {
 // carries them.
 func TestNodeAuthorizationFilter(t *testing.T) {
 	r, n := newNode(t)
-	a, err := New("Node,RBAC", r, n)
+	a, err := New("Node,RBAC", r, n, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/admission"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apiserver"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
@@ -94,7 +95,7 @@ func (c *Controller) Sync(ctx context.Context) error {
 			log.Printf("CustomResourceDefinition %s: writing its status: %v", d.Metadata.Name, err)
 		}
 		if accepted.Plural != "" {
-			served = append(served, resources(d, accepted)...)
+			served = append(served, c.resources(d, accepted)...)
 		}
 	}
 	c.Registry.SetCustom(byGroupThenPriority(served), object.ValidateDNS1123Subdomain)
@@ -177,7 +178,7 @@ func (c *Controller) writeStatus(ctx context.Context, d *definition, accepted na
 // resources are the registry entries of a CRD: one per served version, each
 // with the CustomResource that moves its objects to and from the storage
 // version.
-func resources(d *definition, n names) []*registry.Resource {
+func (c *Controller) resources(d *definition, n names) []*registry.Resource {
 	var storageVersion string
 	var storageSchema *schema.Props
 	for _, v := range d.Spec.Versions {
@@ -188,21 +189,27 @@ func resources(d *definition, n names) []*registry.Resource {
 	if storageSchema == nil {
 		return nil // refused when the CRD was written; never served
 	}
+	conv := &converter{kind: n.Kind, deps: admission.Dependencies{Store: c.Store, Registry: c.Registry}}
+	if d.Spec.Conversion != nil && d.Spec.Conversion.Strategy == "Webhook" && d.Spec.Conversion.Webhook != nil {
+		conv.webhook = d.Spec.Conversion.Webhook.ClientConfig
+	}
 	var out []*registry.Resource
 	for _, v := range d.Spec.Versions {
 		versionSchema := parsedSchema(v)
 		if !v.Served || versionSchema == nil {
 			continue
 		}
+		custom := &customResource{converter: conv, groupVersion: d.Spec.Group + "/" + v.Name, schema: versionSchema,
+			rawSchema: v.Schema.OpenAPIV3Schema, storageVersion: d.Spec.Group + "/" + storageVersion, storageSchema: storageSchema,
+			columns: v.AdditionalPrinterColumns}
 		out = append(out, &registry.Resource{
 			Group: d.Spec.Group, Version: v.Name, Name: n.Plural, Singular: n.Singular,
 			Kind: n.Kind, ListKind: n.ListKind, Namespaced: d.Spec.Scope == "Namespaced",
 			ShortNames: n.ShortNames, Categories: n.Categories,
 			StatusSubresource: v.Subresources != nil && v.Subresources.Status != nil,
 			TracksGeneration:  true,
-			Custom: &customResource{groupVersion: d.Spec.Group + "/" + v.Name, schema: versionSchema,
-				rawSchema: v.Schema.OpenAPIV3Schema, storageVersion: d.Spec.Group + "/" + storageVersion, storageSchema: storageSchema,
-				columns: v.AdditionalPrinterColumns},
+			Custom:            custom,
+			Converter:         custom,
 		})
 	}
 	return out

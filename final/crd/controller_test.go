@@ -162,8 +162,8 @@ func TestServedVersionsPreferredFirst(t *testing.T) {
 	}
 	// Every version stores in v1.
 	obj := mustDecode(t, `{"apiVersion":"example.com/v2beta1","kind":"Widget","metadata":{"name":"a"}}`)
-	c.Registry.LookupVersion("example.com", "v2beta1", "widgets").Custom.(apiserver.CustomResource).ToStorage(obj)
-	if obj["apiVersion"] != "example.com/v1" {
+	obj, err := c.Registry.LookupVersion("example.com", "v2beta1", "widgets").Converter.ToStorage(context.Background(), obj)
+	if err != nil || obj["apiVersion"] != "example.com/v1" {
 		t.Errorf("stored as %v", obj["apiVersion"])
 	}
 }

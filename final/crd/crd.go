@@ -34,14 +34,12 @@ type definition struct {
 		CreationTimestamp string `json:"creationTimestamp"`
 	} `json:"metadata"`
 	Spec struct {
-		Group      string    `json:"group"`
-		Scope      string    `json:"scope"`
-		Names      names     `json:"names"`
-		Versions   []version `json:"versions"`
-		Conversion *struct {
-			Strategy string `json:"strategy"`
-		} `json:"conversion"`
-		PreserveUnknownFields bool `json:"preserveUnknownFields"`
+		Group                 string      `json:"group"`
+		Scope                 string      `json:"scope"`
+		Names                 names       `json:"names"`
+		Versions              []version   `json:"versions"`
+		Conversion            *conversion `json:"conversion"`
+		PreserveUnknownFields bool        `json:"preserveUnknownFields"`
 	} `json:"spec"`
 	Status struct {
 		AcceptedNames  names            `json:"acceptedNames"`
@@ -159,9 +157,7 @@ func Validate(obj, old object.Object) ([]apierrors.Cause, error) {
 	}
 	causes = append(causes, validateNames(spec.Names)...)
 	causes = append(causes, validateVersions(spec.Versions)...)
-	if spec.Conversion != nil && spec.Conversion.Strategy != "None" {
-		notSupported("spec.conversion.strategy", spec.Conversion.Strategy, `"None"`)
-	}
+	causes = append(causes, validateConversion(spec.Conversion)...)
 	if spec.PreserveUnknownFields {
 		invalid("spec.preserveUnknownFields", "true: must be false; set x-kubernetes-preserve-unknown-fields in a schema instead")
 	}

@@ -129,7 +129,25 @@ func TestValidate(t *testing.T) {
 		{"forbidden keyword", func(c object.Object) {
 			version(c)["schema"] = map[string]any{"openAPIV3Schema": map[string]any{"type": "object", "$ref": "#/x"}}
 		}, []string{"spec.versions[0].schema.openAPIV3Schema.$ref"}},
-		{"webhook conversion", func(c object.Object) { spec(c)["conversion"] = map[string]any{"strategy": "Webhook"} }, []string{"spec.conversion.strategy"}},
+		{"webhook conversion without a webhook", func(c object.Object) { spec(c)["conversion"] = map[string]any{"strategy": "Webhook"} },
+			[]string{"spec.conversion.conversionReviewVersions", "spec.conversion.webhookClientConfig"}},
+		{"webhook conversion with a bad webhook", func(c object.Object) {
+			spec(c)["conversion"] = map[string]any{"strategy": "Webhook", "webhook": map[string]any{"conversionReviewVersions": []any{"v2"},
+				"clientConfig": map[string]any{"url": "http://example.com/convert?x=1"}}}
+		}, []string{"spec.conversion.conversionReviewVersions", "spec.conversion.webhookClientConfig.url", "spec.conversion.webhookClientConfig.url"}},
+		{"webhook conversion with a bad service", func(c object.Object) {
+			spec(c)["conversion"] = map[string]any{"strategy": "Webhook", "webhook": map[string]any{"conversionReviewVersions": []any{"v1"},
+				"clientConfig": map[string]any{"service": map[string]any{"name": "conv", "port": 70000, "path": "x"}}}}
+		}, []string{"spec.conversion.webhookClientConfig.service.namespace", "spec.conversion.webhookClientConfig.service.path",
+			"spec.conversion.webhookClientConfig.service.path", "spec.conversion.webhookClientConfig.service.port"}},
+		{"webhook conversion with url and service", func(c object.Object) {
+			spec(c)["conversion"] = map[string]any{"strategy": "Webhook", "webhook": map[string]any{"conversionReviewVersions": []any{"v1"},
+				"clientConfig": map[string]any{"url": "https://example.com", "service": map[string]any{"name": "a", "namespace": "b"}}}}
+		}, []string{"spec.conversion.webhookClientConfig"}},
+		{"a webhook without strategy Webhook", func(c object.Object) {
+			spec(c)["conversion"] = map[string]any{"strategy": "None", "webhook": map[string]any{"conversionReviewVersions": []any{"v1"}}}
+		}, []string{"spec.conversion.conversionReviewVersions"}},
+		{"unknown strategy", func(c object.Object) { spec(c)["conversion"] = map[string]any{"strategy": "Bogus"} }, []string{"spec.conversion.strategy"}},
 		{"preserveUnknownFields", func(c object.Object) { spec(c)["preserveUnknownFields"] = true }, []string{"spec.preserveUnknownFields"}},
 	}
 	for _, tt := range tests {

@@ -7,18 +7,21 @@
 package crd
 
 import (
+	"context"
 	"strings"
 
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apiserver"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/schema"
 )
 
-// customResource is what the registry entry of one served version carries.
-// Conversion strategy None: versions differ only in their apiVersion and their
-// schema.
+// customResource is what the registry entry of one served version carries,
+// as its Custom and as its Converter: the CRD's converter between versions,
+// and the version's schema.
 type customResource struct {
+	converter      *converter
 	groupVersion   string        // the served version: "example.com/v1beta1"
 	schema         *schema.Props // its openAPIV3Schema
 	rawSchema      any           // the same, as the CRD holds it (for /openapi/v3)
@@ -30,6 +33,7 @@ type customResource struct {
 var (
 	_ apiserver.CustomResource = (*customResource)(nil)
 	_ apiserver.PrinterColumns = (*customResource)(nil)
+	_ registry.Converter       = (*customResource)(nil)
 )
 
 // PrinterColumns are what kubectl get prints: Name, the version's
@@ -61,23 +65,32 @@ func (c *customResource) PrinterColumns() []apiserver.Column {
 	return columns
 }
 
-// Present turns a stored object into what a client of this version reads:
-// its apiVersion, the fields its schema does not know dropped, its defaults
-// filled in. Kubernetes prunes and defaults on every read, so a change to
-// the schema shows at once. The result is a copy: the stored object may also
-// be in a watch event, which every watcher reads at the same time.
-func (c *customResource) Present(obj object.Object) object.Object {
-	out := object.Object(object.DeepCopy(map[string]any(obj)).(map[string]any))
-	out["apiVersion"] = c.groupVersion
-	c.PruneAndDefault(out)
-	return out
+// FromStorage turns stored objects into what a client of this version
+// reads: converted to it, the fields its schema does not know dropped, its
+// defaults filled in. Kubernetes prunes and defaults on every read, so a
+// change to the schema shows at once. The results are copies: a stored
+// object may also be in a watch event, which every watcher reads at the
+// same time.
+func (c *customResource) FromStorage(ctx context.Context, objs []object.Object) ([]object.Object, error) {
+	out, err := c.converter.convert(ctx, objs, c.groupVersion)
+	if err != nil {
+		return nil, asReadError(err)
+	}
+	for _, obj := range out {
+		c.PruneAndDefault(obj)
+	}
+	return out, nil
 }
 
-// ToStorage puts an object in the storage version, as it is written: what
-// that version's schema does not know is not stored.
-func (c *customResource) ToStorage(obj object.Object) {
-	obj["apiVersion"] = c.storageVersion
-	c.storageSchema.Prune(obj, "", true)
+// ToStorage converts an object, as it is written, to the storage version:
+// what that version's schema does not know is not stored.
+func (c *customResource) ToStorage(ctx context.Context, obj object.Object) (object.Object, error) {
+	out, err := c.converter.convert(ctx, []object.Object{obj}, c.storageVersion)
+	if err != nil {
+		return nil, asWriteError(err)
+	}
+	c.storageSchema.Prune(out[0], "", true)
+	return out[0], nil
 }
 
 // UnknownFields lists the fields of obj the schema does not know (for the

@@ -26,7 +26,7 @@ const docsWidgetCRD = `{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomRes
 		{"name":"v1beta1","served":true,"storage":false,"schema":{"openAPIV3Schema":{"type":"object","x-kubernetes-preserve-unknown-fields":true}}}]}}`
 
 // servedWidgets returns the CustomResource of each served version of the docs' CRD.
-func servedWidgets(t *testing.T) (v1, v1beta1 apiserver.CustomResource) {
+func servedWidgets(t *testing.T) (v1, v1beta1 *customResource) {
 	t.Helper()
 	c := newController(t)
 	c.create(t, docsWidgetCRD, 0)
@@ -35,8 +35,8 @@ func servedWidgets(t *testing.T) (v1, v1beta1 apiserver.CustomResource) {
 			t.Fatalf("%s is not served", version)
 		}
 	}
-	return c.Registry.LookupVersion("example.com", "v1", "widgets").Custom.(apiserver.CustomResource),
-		c.Registry.LookupVersion("example.com", "v1beta1", "widgets").Custom.(apiserver.CustomResource)
+	return c.Registry.LookupVersion("example.com", "v1", "widgets").Custom.(*customResource),
+		c.Registry.LookupVersion("example.com", "v1beta1", "widgets").Custom.(*customResource)
 }
 
 func TestPresentDefaultsAndPrunesACopy(t *testing.T) {
@@ -45,12 +45,12 @@ func TestPresentDefaultsAndPrunesACopy(t *testing.T) {
 		"spec":{"size":3,"shape":"round"},"extra":1}`)
 	before := object.DeepCopy(map[string]any(stored))
 
-	got := v1.Present(stored)
+	got := present(t, v1, stored)
 	if got["apiVersion"] != "example.com/v1" || at(got, "spec", "color") != "blue" || at(got, "spec", "shape") != nil || got["extra"] != nil ||
 		at(got, "metadata", "uid") != "u" || fmt.Sprint(at(got, "spec", "size")) != "3" {
 		t.Errorf("v1 reads %v", got)
 	}
-	beta := v1beta1.Present(stored)
+	beta := present(t, v1beta1, stored)
 	if beta["apiVersion"] != "example.com/v1beta1" || at(beta, "spec", "shape") != "round" || at(beta, "spec", "color") != nil {
 		t.Errorf("v1beta1 reads %v", beta)
 	}
@@ -71,7 +71,10 @@ func TestToStoragePrunesWithTheStorageSchema(t *testing.T) {
 	if at(obj, "spec", "shape") != "round" || obj["top"] == nil {
 		t.Fatalf("v1beta1 pruned: %v", obj)
 	}
-	v1beta1.ToStorage(obj)
+	obj, err := v1beta1.ToStorage(context.Background(), obj)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if obj["apiVersion"] != "example.com/v1" || at(obj, "spec", "shape") != nil || obj["top"] != nil || fmt.Sprint(at(obj, "spec", "size")) != "6" {
 		t.Errorf("stored as %v", obj)
 	}
@@ -156,7 +159,7 @@ func TestReadsFollowTheSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	res := c.Registry.Lookup("example.com", "widgets")
-	if got := res.Custom.(apiserver.CustomResource).Present(stored); at(got, "spec", "color") != "green" {
+	if got := present(t, res.Custom.(*customResource), stored); at(got, "spec", "color") != "green" {
 		t.Errorf("read after the schema changed: %v", got)
 	}
 }
@@ -174,4 +177,14 @@ func TestPrinterColumns(t *testing.T) {
 	if plain := (&customResource{}).PrinterColumns(); len(plain) != 2 || plain[1].Name != "Age" {
 		t.Errorf("without printer columns: %+v", plain)
 	}
+}
+
+// present is what a client of c's version reads of a stored object.
+func present(t *testing.T, c *customResource, stored object.Object) object.Object {
+	t.Helper()
+	out, err := c.FromStorage(context.Background(), []object.Object{stored})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out[0]
 }

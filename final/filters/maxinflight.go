@@ -46,7 +46,7 @@ func WithMaxInFlightLimit(next http.Handler, maxReadOnly, maxMutating int, longR
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info := request.RequestInfoFrom(r.Context())
-		if info.Verb == "" { // every resolved RequestInfo has a verb: the filters are wired wrong
+		if info == (request.RequestInfo{}) { // nothing resolved it: the filters are wired wrong
 			apierrors.WriteError(w, apierrors.NewInternalError(errors.New("no RequestInfo found in the context, handler chain must be wrong")))
 			return
 		}

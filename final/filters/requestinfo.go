@@ -1,8 +1,9 @@
 // Package filters holds the filters that protect the server itself, each a
 // func(http.Handler) http.Handler named as k8s.io/apiserver names it: the
-// RequestInfo resolved once for every filter after it, the in-flight limit
-// (429), the request timeout (504) and panic recovery (500). Kubernetes keeps
-// them in k8s.io/apiserver/pkg/server/filters and pkg/endpoints/filters.
+// RequestInfo resolved once for every filter after it, CORS for web pages of
+// other origins, the in-flight limit (429), the request timeout (504) and
+// panic recovery (500). Kubernetes keeps them in
+// k8s.io/apiserver/pkg/server/filters and pkg/endpoints/filters.
 package filters
 
 import (

@@ -95,7 +95,9 @@ func Decode(body []byte) (Object, error) {
 	if err := dec.Decode(&obj); err != nil {
 		return nil, apierrors.NewBadRequest("the request body is not a valid JSON object: %v", err)
 	}
-	if dec.More() {
+	// Nothing may follow the value but white space: not a second value,
+	// and not a stray "}" or "]" (which dec.More does not see).
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return nil, apierrors.NewBadRequest("the request body holds more than one JSON value")
 	}
 	if obj == nil {

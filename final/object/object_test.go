@@ -42,6 +42,8 @@ func TestDecodeRefuses(t *testing.T) {
 		`["a"]`,          // not an object
 		`null`,           // not an object either
 		`{"a":1} {}`,     // two values
+		`{"a":1}}`,       // a stray brace after the value
+		`{"a":1} ]`,      // or bracket
 		`{"metadata":1}`, // metadata is an object
 		``,
 	} {
@@ -148,5 +150,19 @@ func TestNow(t *testing.T) {
 	now := Now()
 	if _, err := time.Parse(time.RFC3339, now); err != nil || !strings.HasSuffix(now, "Z") || len(now) != len("2006-01-02T15:04:05Z") {
 		t.Errorf("Now() = %q, want RFC 3339 in seconds, UTC", now)
+	}
+}
+
+func TestDuplicateFields(t *testing.T) {
+	for body, want := range map[string][]string{
+		`{"a":1,"b":2}`: nil,
+		`{"metadata":{"name":"x","name":"y"},"spec":{"replicas":1,"replicas":2,"replicas":3}}`: {"metadata.name", "spec.replicas", "spec.replicas"},
+		`{"spec":{"ports":[{"name":"a"},{"name":"b","name":"c"}]}}`:                            {"spec.ports[1].name"},
+		`{"a":{"x":1},"b":{"x":1}}`: nil, // the same name in two objects
+		`{"a":1,"a"`:                nil, // not JSON
+	} {
+		if got := DuplicateFields([]byte(body)); !reflect.DeepEqual(got, want) {
+			t.Errorf("DuplicateFields(%s) = %q, want %q", body, got, want)
+		}
 	}
 }

@@ -54,13 +54,26 @@ func Apply(kind, patchType string, current map[string]any, patch []byte) (map[st
 	case JSONPatchType:
 		ops, err := jsonpatch.DecodePatch(patch)
 		if err != nil {
-			return nil, apierrors.NewBadRequest("invalid JSON patch: %v", err)
+			// Kubernetes reads a list of operations first (400 if the body
+			// is not one), and finds a bad operation in it (an unknown op,
+			// a missing path) only applying it: a 422.
+			var shape []struct{ Op, Path, From string }
+			if json.Unmarshal(patch, &shape) != nil {
+				return nil, apierrors.NewBadRequest("invalid JSON patch: %v", err)
+			}
+			return nil, notApplicable(err)
+		}
+		for _, op := range ops {
+			// A "test" without a value tests for null. Said outright, since
+			// the library dereferences the missing value when the path is
+			// the whole document ("") and panics.
+			if op.Kind() == "test" && op["value"] == nil {
+				null := json.RawMessage("null")
+				op["value"] = &null
+			}
 		}
 		if doc, err = ops.Apply(doc); err != nil {
-			// A well-formed patch that does not fit the object (a failed
-			// "test", a missing path) is 422 Invalid in Kubernetes, not 400.
-			return nil, &apierrors.StatusError{Code: http.StatusUnprocessableEntity, Reason: "Invalid",
-				Message: fmt.Sprintf("the JSON patch could not be applied: %v", err)}
+			return nil, notApplicable(err)
 		}
 		return decode(doc)
 	case MergePatchType, StrategicMergePatchType:
@@ -86,6 +99,13 @@ func Apply(kind, patchType string, current map[string]any, patch []byte) (map[st
 		err = apierrors.NewBadRequest("a strategic merge patch cannot delete the whole object; use DELETE")
 	}
 	return merged, err
+}
+
+// notApplicable is the answer to a JSON patch that does not fit the object
+// (a failed "test", a missing path): 422 Invalid in Kubernetes, not 400.
+func notApplicable(err error) error {
+	return &apierrors.StatusError{Code: http.StatusUnprocessableEntity, Reason: "Invalid",
+		Message: fmt.Sprintf("the JSON patch could not be applied: %v", err)}
 }
 
 // decode reads one JSON object, numbers as json.Number, as the server keeps them.
@@ -156,6 +176,12 @@ func strategicMerge(original, patch map[string]any, path string, keys map[string
 		return nil, nil
 	default:
 		return nil, apierrors.NewBadRequest("unknown patch directive $patch: %v", patch["$patch"])
+	}
+	// The directives that name lists must hold lists.
+	for k, v := range patch {
+		if _, isList := v.([]any); !isList && (k == "$retainKeys" || strings.HasPrefix(k, "$setElementOrder/")) {
+			return nil, apierrors.NewBadRequest("invalid %s directive: %v is not a list", k, v)
+		}
 	}
 	if original == nil {
 		original = map[string]any{}

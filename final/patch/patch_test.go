@@ -246,12 +246,18 @@ func TestPatchErrors(t *testing.T) {
 		{"JSON patch: a failing test", JSONPatchType, `[{"op":"test","path":"/metadata/labels/app","value":"db"}]`, http.StatusUnprocessableEntity},
 		{"JSON patch: remove a missing field", JSONPatchType, `[{"op":"remove","path":"/metadata/annotations"}]`, http.StatusUnprocessableEntity},
 		{"JSON patch: not a list of operations", JSONPatchType, `{"op":"add"}`, http.StatusBadRequest},
+		{"JSON patch: an op that is not a string", JSONPatchType, `[{"op":5,"path":"/a"}]`, http.StatusBadRequest},
+		{"JSON patch: an unknown op", JSONPatchType, `[{"op":"frobnicate","path":"/a"}]`, http.StatusUnprocessableEntity},
+		{"JSON patch: an op without a path", JSONPatchType, `[{"op":"remove"}]`, http.StatusUnprocessableEntity},
+		{"JSON patch: testing the whole object without a value", JSONPatchType, `[{"op":"test","path":""}]`, http.StatusUnprocessableEntity},
 		{"merge patch: not JSON", MergePatchType, `{"metadata":`, http.StatusBadRequest},
 		{"strategic: unknown $patch directive", StrategicMergePatchType, `{"metadata":{"labels":{"$patch":"frobnicate"}}}`, http.StatusBadRequest},
 		{"strategic: unknown $patch in a list element", StrategicMergePatchType, `{"spec":{"containers":[{"name":"app","$patch":"frobnicate"}]}}`, http.StatusBadRequest},
 		{"strategic: unknown directive key", StrategicMergePatchType, `{"spec":{"$frobnicate":["x"]}}`, http.StatusBadRequest},
 		{"strategic: a keyed list of non-objects", StrategicMergePatchType, `{"spec":{"containers":["app"]}}`, http.StatusBadRequest},
 		{"strategic: deleting the whole object", StrategicMergePatchType, `{"$patch":"delete"}`, http.StatusBadRequest},
+		{"strategic: $retainKeys not a list", StrategicMergePatchType, `{"spec":{"$retainKeys":"containers"}}`, http.StatusBadRequest},
+		{"strategic: $setElementOrder not a list", StrategicMergePatchType, `{"spec":{"$setElementOrder/containers":{"name":"app"}}}`, http.StatusBadRequest},
 		{"server-side apply is not a patch type here", "application/apply-patch+yaml", `data: {k: w}`, http.StatusUnsupportedMediaType},
 	}
 	for _, tt := range tests {

@@ -11,10 +11,13 @@
 package registry
 
 import (
+	"context"
 	"regexp"
 	"slices"
 	"strconv"
 	"sync"
+
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
 )
 
 // Resource describes one API resource, like an APIResource in discovery.
@@ -47,6 +50,26 @@ type Resource struct {
 	// Custom is set for resources served for a CustomResourceDefinition;
 	// its content belongs to the package that serves them.
 	Custom any
+	// Converter, for a resource served in several versions, moves objects
+	// between this version and the one they are stored in. Nil: objects
+	// are served as stored.
+	Converter Converter
+}
+
+// Converter converts the objects of one served version to and from the
+// storage version: every write in that version goes through ToStorage before
+// the store, every object read goes through FromStorage before the client
+// (gets, lists, watch events, the objects admission sees). A resource's
+// versions all share its storage, under one key per object; only the
+// version the bytes are in is fixed, and the stored apiVersion says which.
+// In Kubernetes this is the scheme's conversion through the internal
+// version (built-in kinds), or a CRD's converter (None or Webhook).
+type Converter interface {
+	// ToStorage returns obj, written in this version, in the storage version.
+	ToStorage(ctx context.Context, obj object.Object) (object.Object, error)
+	// FromStorage returns stored objects in this version, in order. The
+	// results are copies where they differ: stored objects are shared.
+	FromStorage(ctx context.Context, objs []object.Object) ([]object.Object, error)
 }
 
 // DefaultVerbs are what the generic handler serves.

@@ -53,6 +53,10 @@ func Resolve(r *http.Request) RequestInfo {
 		info.Verb = "patch"
 	case http.MethodDelete:
 		info.Verb = "delete"
+	default:
+		// No verb for other methods (PROPFIND, "DeLETE"): as in Kubernetes,
+		// only a rule for every verb ("*") allows them, and no route serves them.
+		info.Verb = ""
 	}
 
 	// /namespaces/{ns}/{resource}/... names a namespace and then a resource

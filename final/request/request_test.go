@@ -19,6 +19,7 @@ func TestResolve(t *testing.T) {
 		{"GET", "/api/v1/namespaces/kube-system", RequestInfo{IsResourceRequest: true, Path: "/api/v1/namespaces/kube-system", Verb: "get", APIPrefix: "api", APIVersion: "v1", Namespace: "kube-system", Resource: "namespaces", Name: "kube-system"}},
 		{"PUT", "/api/v1/namespaces/gone/finalize", RequestInfo{IsResourceRequest: true, Path: "/api/v1/namespaces/gone/finalize", Verb: "update", APIPrefix: "api", APIVersion: "v1", Namespace: "gone", Resource: "namespaces", Name: "gone", Subresource: "finalize"}},
 		{"DELETE", "/apis/example.com/v1/namespaces/ns/widgets", RequestInfo{IsResourceRequest: true, Path: "/apis/example.com/v1/namespaces/ns/widgets", Verb: "deletecollection", APIPrefix: "apis", APIGroup: "example.com", APIVersion: "v1", Namespace: "ns", Resource: "widgets"}},
+		{"PROPFIND", "/api/v1/namespaces/default/pods", RequestInfo{IsResourceRequest: true, Path: "/api/v1/namespaces/default/pods", APIPrefix: "api", APIVersion: "v1", Namespace: "default", Resource: "pods"}},
 		{"PATCH", "/apis/example.com/v1/namespaces/ns/widgets/w/status", RequestInfo{IsResourceRequest: true, Path: "/apis/example.com/v1/namespaces/ns/widgets/w/status", Verb: "patch", APIPrefix: "apis", APIGroup: "example.com", APIVersion: "v1", Namespace: "ns", Resource: "widgets", Name: "w", Subresource: "status"}},
 	}
 	for _, tt := range tests {

@@ -901,10 +901,22 @@ func FuzzSchema(f *testing.F) {
 				return
 			}
 		}
-		s, _ := Parse(raw, "s")
-		Structural(s, "s")
-		s.Validate(v, "")
+		s, causes := Parse(raw, "s")
+		causes = append(causes, Structural(s, "s")...)
+		before := copyJSON(v)
+		first := s.Validate(v, "")
+		if !reflect.DeepEqual(v, before) {
+			t.Fatalf("Validate changed the value: %v, then %v", before, v)
+		}
+		if again := s.Validate(v, ""); !reflect.DeepEqual(again, first) {
+			t.Fatalf("Validate answers %v, then %v", first, again)
+		}
 		s.Prune(v, "", true)
 		s.ApplyDefaults(v)
+		// A schema a CRD may have keeps its defaults within itself:
+		// pruning after defaulting finds nothing more to drop.
+		if pruned := s.Prune(v, "", true); len(causes) == 0 && len(pruned) > 0 {
+			t.Fatalf("pruning a pruned, defaulted value drops %v", pruned)
+		}
 	})
 }

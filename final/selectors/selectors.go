@@ -13,6 +13,7 @@
 package selectors
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -62,7 +63,7 @@ type requirement struct {
 type labelSelector []requirement
 
 var (
-	setTerm     = regexp.MustCompile(`^(\S+)\s+(in|notin)\s*\((.*)\)$`)
+	setTerm     = regexp.MustCompile(`(?s)^([^ \t\r\n]+)[ \t\r\n]+(in|notin)[ \t\r\n]*\((.*)\)$`)
 	equalityOps = []string{"!=", "==", "="} // longest first, so "==" is not read as "="
 )
 
@@ -70,9 +71,9 @@ var (
 func parseLabelSelector(s string) (labelSelector, error) {
 	var sel labelSelector
 	for _, term := range splitOutsideParens(s) {
-		term = strings.TrimSpace(term)
+		term = trimSpace(term)
 		if term == "" {
-			if strings.TrimSpace(s) == "" {
+			if trimSpace(s) == "" {
 				return nil, nil
 			}
 			return nil, apierrors.NewBadRequest("unable to parse requirement: empty term in label selector %q", s)
@@ -90,18 +91,18 @@ func parseRequirement(term string) (requirement, error) {
 	var req requirement
 	switch m := setTerm.FindStringSubmatch(term); {
 	case strings.HasPrefix(term, "!"):
-		req = requirement{key: strings.TrimSpace(term[1:]), operator: "!"}
+		req = requirement{key: trimSpace(term[1:]), operator: "!"}
 	case m != nil:
 		req = requirement{key: m[1], operator: m[2]}
 		// "()" is the set holding the empty value, as in Kubernetes.
 		for _, v := range strings.Split(m[3], ",") {
-			req.values = append(req.values, strings.TrimSpace(v))
+			req.values = append(req.values, trimSpace(v))
 		}
 	default:
 		req = requirement{key: term, operator: "exists"}
 		for _, op := range equalityOps {
 			if k, v, found := strings.Cut(term, op); found {
-				req = requirement{key: strings.TrimSpace(k), operator: op, values: []string{strings.TrimSpace(v)}}
+				req = requirement{key: trimSpace(k), operator: op, values: []string{trimSpace(v)}}
 				if op == "==" {
 					req.operator = "="
 				}
@@ -119,6 +120,10 @@ func parseRequirement(term string) (requirement, error) {
 	}
 	return req, nil
 }
+
+// trimSpace trims what Kubernetes' label selector lexer counts as
+// white space: blanks, tabs and line ends, not every Unicode space.
+func trimSpace(s string) string { return strings.Trim(s, " \t\r\n") }
 
 // splitOutsideParens splits on commas that are not inside "( )".
 func splitOutsideParens(s string) []string {
@@ -176,23 +181,12 @@ type fieldSelector []fieldRequirement
 // parseFieldSelector reads a field selector over metadata.name,
 // metadata.namespace and the extra fields.
 func parseFieldSelector(s string, extraFields ...string) (fieldSelector, error) {
-	var sel fieldSelector
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
+	sel, err := readFieldTerms(s)
+	if err != nil {
+		return nil, err
 	}
 	known := append([]string{"metadata.name", "metadata.namespace"}, extraFields...)
-	for _, term := range strings.Split(s, ",") {
-		var req fieldRequirement
-		found := false
-		for _, op := range equalityOps {
-			if f, v, ok := strings.Cut(term, op); ok {
-				req, found = fieldRequirement{field: strings.TrimSpace(f), value: strings.TrimSpace(v), negate: op == "!="}, true
-				break
-			}
-		}
-		if !found {
-			return nil, apierrors.NewBadRequest("invalid selector: %q; can't understand %q", s, term)
-		}
+	for _, req := range sel {
 		if !slices.Contains(known, req.field) {
 			quoted := make([]string, len(known))
 			for i, f := range known {
@@ -200,9 +194,112 @@ func parseFieldSelector(s string, extraFields ...string) (fieldSelector, error) 
 			}
 			return nil, apierrors.NewBadRequest("%q is not a known field selector: only %s", req.field, strings.Join(quoted, ", "))
 		}
-		sel = append(sel, req)
 	}
 	return sel, nil
+}
+
+// FieldEqualities reads a field selector's field=value terms as
+// [field, value] pairs, whatever the fields; a selector that does not
+// parse is an error. Authorization reads a list's
+// fieldSelector=metadata.name=<name> with it as a request for one object
+// (Kubernetes' RequestInfo does the same), so it must read the selector
+// exactly as the list does.
+func FieldEqualities(fieldSelector string) ([][2]string, error) {
+	sel, err := readFieldTerms(fieldSelector)
+	if err != nil {
+		return nil, err
+	}
+	var out [][2]string
+	for _, req := range sel {
+		if !req.negate {
+			out = append(out, [2]string{req.field, req.value})
+		}
+	}
+	return out, nil
+}
+
+// readFieldTerms reads the terms of a field selector. As in Kubernetes,
+// nothing is trimmed, empty terms are skipped, and a value writes ",", "="
+// and "\" as "\,", "\=" and "\\".
+func readFieldTerms(s string) (fieldSelector, error) {
+	var sel fieldSelector
+	for _, term := range splitFieldTerms(s) {
+		if term == "" {
+			continue
+		}
+		field, op, value, ok := cutOperator(term)
+		if !ok {
+			return nil, apierrors.NewBadRequest("invalid selector: '%s'; can't understand '%s'", s, term)
+		}
+		value, err := unescapeFieldValue(value)
+		if err != nil {
+			return nil, apierrors.NewBadRequest("invalid field selector: %v", err)
+		}
+		if field == "" && value == "" {
+			continue // "=" selects everything, as in Kubernetes
+		}
+		sel = append(sel, fieldRequirement{field: field, value: value, negate: op == "!="})
+	}
+	return sel, nil
+}
+
+// splitFieldTerms splits on the commas that are not escaped.
+func splitFieldTerms(s string) []string {
+	var terms []string
+	start, escaped := 0, false
+	for i, c := range s {
+		switch {
+		case escaped:
+			escaped = false
+		case c == '\\':
+			escaped = true
+		case c == ',':
+			terms = append(terms, s[start:i])
+			start = i + 1
+		}
+	}
+	return append(terms, s[start:])
+}
+
+// cutOperator cuts a term at its first operator.
+func cutOperator(term string) (field, op, value string, ok bool) {
+	for i := range term {
+		for _, op := range equalityOps {
+			if strings.HasPrefix(term[i:], op) {
+				return term[:i], op, term[i+len(op):], true
+			}
+		}
+	}
+	return "", "", "", false
+}
+
+// unescapeFieldValue reads a value's escapes; a bare "," or "=" in it is
+// an error, as is any other escape.
+func unescapeFieldValue(v string) (string, error) {
+	if !strings.ContainsAny(v, `\,=`) {
+		return v, nil // as is, bytes that are not UTF-8 too
+	}
+	var out strings.Builder
+	escaped := false
+	for _, c := range v {
+		switch {
+		case escaped && (c == '\\' || c == ',' || c == '='):
+			out.WriteRune(c)
+			escaped = false
+		case escaped:
+			return "", fmt.Errorf("invalid escape sequence: \\%c", c)
+		case c == '\\':
+			escaped = true
+		case c == ',' || c == '=':
+			return "", fmt.Errorf("unescaped character in value: %d", c)
+		default:
+			out.WriteRune(c)
+		}
+	}
+	if escaped {
+		return "", errors.New("invalid escape sequence: \\")
+	}
+	return out.String(), nil
 }
 
 func (sel fieldSelector) matches(obj map[string]any) bool {

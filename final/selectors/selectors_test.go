@@ -60,6 +60,7 @@ func TestParseLabelSelectorErrors(t *testing.T) {
 		"app=" + strings.Repeat("a", 64), // values are at most 63 characters
 		"app=web,,tier=db",               // an empty term
 		"app=web,",
+		"\f", "app=web\v", // only blanks, tabs and line ends are white space
 	} {
 		sel, err := parseLabelSelector(selector)
 		if !isBadRequest(err) {
@@ -126,6 +127,9 @@ func TestFieldSelector(t *testing.T) {
 		{"metadata.namespace=kube-system", false},
 		{"metadata.namespace=default,metadata.name=web", true},
 		{"metadata.namespace=default,metadata.name=db", false},
+		{"metadata.name=web,,", true},    // empty terms are skipped
+		{"=,metadata.name=web", true},    // and so is "="
+		{`metadata.name=web\,db`, false}, // the value "web,db"
 	}
 	for _, tt := range tests {
 		sel, err := parseFieldSelector(tt.selector)
@@ -142,8 +146,9 @@ func TestFieldSelectorErrors(t *testing.T) {
 	for _, selector := range []string{
 		"spec.nodeName=node-1", // only metadata.name and metadata.namespace are supported
 		"status.phase!=Running",
-		"metadata.name", // a field selector always compares
-		"metadata.name=web,",
+		"metadata.name",                                              // a field selector always compares
+		"metadata.name=a=b", `metadata.name=a\`, `metadata.name=a\b`, // "=" in a value is escaped, as "\="
+		" metadata.name=web", // nothing is trimmed
 	} {
 		sel, err := parseFieldSelector(selector)
 		if !isBadRequest(err) {

@@ -274,7 +274,7 @@ func TestBadCRDsAreRefused(t *testing.T) {
 		{"non-structural schema", `"spec":{"type":"object","required"`, `"spec":{"required"`, "spec.versions[0].schema.openAPIV3Schema.properties[spec].type"},
 		{"group without a dot", `"group":"example.com"`, `"group":"example"`, "spec.group"},
 		{"name is not plural.group", `"name":"widgets.example.com"`, `"name":"stuff.example.com"`, "metadata.name"},
-		{"webhook conversion", `"scope":"Namespaced",`, `"scope":"Namespaced","conversion":{"strategy":"Webhook"},`, "spec.conversion.strategy"},
+		{"webhook conversion without a webhook", `"scope":"Namespaced",`, `"scope":"Namespaced","conversion":{"strategy":"Webhook"},`, "spec.conversion.webhookClientConfig"},
 	} {
 		r := ts.do(t, http.MethodPost, crdsPath, "application/json", strings.Replace(widgetCRD, tt.from, tt.to, 1))
 		expect(t, r, http.StatusUnprocessableEntity, "Invalid")

@@ -26,6 +26,7 @@ func TestMain(m *testing.M) {
 	etcdEndpoint = endpoint
 	code := m.Run()
 	stop()
+	removeFinalBinary()
 	os.Exit(code)
 }
 

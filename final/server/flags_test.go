@@ -40,6 +40,14 @@ func TestFlagErrors(t *testing.T) {
 			"--feature-gates: set kube feature gates with default empty prefix or kube: prefix consistently, do not mix use"},
 		{[]string{"--tls-min-version=VersionTLS14"}, `--tls-min-version: unknown tls version "VersionTLS14"`},
 		{[]string{"--tls-cipher-suites=TLS_AES_128_GCM_SHA256,FOO"}, "--tls-cipher-suites: Cipher suite FOO not supported or doesn't exist"},
+		{[]string{"--cors-allowed-origins=example.com"}, `--cors-allowed-origins has an invalid regular expression: example.com: regular expression does not pin to start/end of host in the origin header (pin it with ^ or //, and $ or :, as in //example\.com(:|$))`},
+		{[]string{"--oidc-groups-claim=groups"}, "oidc-issuer-url and oidc-client-id must be specified together when any oidc-* flags are set"},
+		{[]string{"--oidc-issuer-url=https://idp.example"}, "oidc-issuer-url and oidc-client-id must be specified together when any oidc-* flags are set"},
+		{[]string{"--oidc-issuer-url=http://idp.example", "--oidc-client-id=k"}, `--oidc-issuer-url "http://idp.example": must be an https URL`},
+		{[]string{"--oidc-issuer-url=https://idp.example", "--oidc-client-id=k", "--oidc-signing-algs=RS256,HS256"}, `--oidc-signing-algs: oidc: unsupported signing alg: "HS256"`},
+		{[]string{"--authentication-token-webhook-version=v1beta1"}, "--authentication-token-webhook-version=v1beta1: only v1 is implemented"},
+		{[]string{"--authorization-mode=RBAC,Webhook"}, "authorization-mode Webhook's authorization config file not passed"},
+		{[]string{"--authorization-webhook-config-file=x"}, "cannot specify --authorization-webhook-config-file without mode Webhook"},
 	} {
 		var usage strings.Builder
 		_, err := ParseOptions(tc.args, &usage)
@@ -54,6 +62,14 @@ func TestFlagErrors(t *testing.T) {
 		"--tls-min-version=VersionTLS13", "--tls-cipher-suites=TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305,TLS_RSA_WITH_RC4_128_SHA"}, io.Discard)
 	if err != nil || !o.WatchCache || o.EtcdCountMetricPollPeriod != time.Minute || len(o.TLSCipherSuites) != 2 {
 		t.Errorf("%+v, %v", o, err)
+	}
+	// The OIDC and webhook flags' defaults are kube-apiserver's.
+	o, err = ParseOptions([]string{"--oidc-issuer-url=https://idp.example", "--oidc-client-id=k", "--oidc-required-claim=hd=example.com",
+		"--oidc-required-claim=tier=a=b"}, io.Discard)
+	if err != nil || o.OIDCUsernameClaim != "sub" || strings.Join(o.OIDCSigningAlgs, ",") != "RS256" || o.OIDCRequiredClaims["hd"] != "example.com" ||
+		o.OIDCRequiredClaims["tier"] != "a=b" || o.AuthenticationTokenWebhookCacheTTL != 2*time.Minute ||
+		o.AuthorizationWebhookCacheAuthorizedTTL != 5*time.Minute || o.AuthorizationWebhookCacheUnauthorizedTTL != 30*time.Second {
+		t.Errorf("OIDC and webhook defaults: %+v, %v", o, err)
 	}
 }
 
@@ -381,6 +397,42 @@ func TestTLSVersionAndCipherSuites(t *testing.T) {
 	resp.Body.Close()
 	if name := tls.CipherSuiteName(resp.TLS.CipherSuite); name != suite {
 		t.Errorf("negotiated %s", name)
+	}
+}
+
+// --cors-allowed-origins: an allowed origin's preflight is answered before
+// authentication (it carries no credentials), its requests get the CORS
+// headers; any other origin gets none and goes through authentication.
+func TestCORS(t *testing.T) {
+	ts := startServer(t, `--cors-allowed-origins=//ui\.example\.com(:|$),^http://127\.0\.0\.1:`, "--anonymous-auth=false")
+	anonymous := tlsClient(t, ts.dir, nil)
+	send := func(client *http.Client, method, origin string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, ts.url+"/api/v1/namespaces", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "GET")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	resp := send(anonymous, "OPTIONS", "https://ui.example.com")
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "https://ui.example.com" ||
+		resp.Header.Get("Access-Control-Allow-Credentials") != "true" {
+		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	resp = send(ts.client, "GET", "http://127.0.0.1:8001")
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Access-Control-Allow-Origin") != "http://127.0.0.1:8001" ||
+		resp.Header.Get("Access-Control-Expose-Headers") != "Date" {
+		t.Errorf("GET: %d %v", resp.StatusCode, resp.Header)
+	}
+	for _, origin := range []string{"https://ui.example.com.evil.test", "http://localhost:8001"} {
+		resp = send(anonymous, "OPTIONS", origin)
+		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+			t.Errorf("%s: %d %v", origin, resp.StatusCode, resp.Header)
+		}
 	}
 }
 

@@ -1,8 +1,9 @@
 // The handler chain, in kube-apiserver's order (DefaultBuildHandlerChain in
 // k8s.io/apiserver/pkg/server/config.go), outermost first:
 //
-//	panic recovery -> RequestInfo -> metrics -> timeout -> authentication -> audit
-//	  -> impersonation -> max in flight -> authorization -> aggregator -> routes
+//	panic recovery -> RequestInfo -> metrics -> timeout -> CORS -> authentication
+//	  -> audit -> impersonation -> max in flight -> authorization -> aggregator
+//	  -> services/proxy -> routes
 //
 // Health and metrics are routes like the API's: RBAC's bootstrap policy lets
 // anyone read /healthz, /livez and /readyz, and only admins /metrics.
@@ -48,13 +49,16 @@ func (s *Server) routes(m *metrics.Metrics) http.Handler {
 func (s *Server) filters(routes http.Handler, authenticator authn.Authenticator, authorizer authz.Authorizer,
 	m *metrics.Metrics, policy *audit.Policy, sink audit.Sink) http.Handler {
 	o := s.opts
-	// The aggregator proxies only what authorization allowed.
-	h := authz.WithAuthorization(s.aggregator.Handler(routes), authorizer)
+	// The aggregator and the services/proxy subresource proxy only what
+	// authorization allowed.
+	h := authz.WithAuthorization(s.aggregator.Handler(s.serviceProxy.Handler(routes)), authorizer)
 	h = filters.WithMaxInFlightLimit(h, o.MaxRequestsInflight, o.MaxMutatingRequestsInflight, filters.LongRunning)
 	h = audit.WithImpersonatedUser(h)
 	h = authz.WithImpersonation(h, authorizer)
 	h = audit.WithAudit(h, policy, sink)
 	h = authn.WithAuthentication(h, authenticator, o.AnonymousAuth)
+	cors, _ := filters.CompileCORSOrigins(o.CORSAllowedOrigins) // ParseOptions checked them
+	h = filters.WithCORS(h, cors)                               // a preflight carries no credentials
 	h = filters.WithTimeout(h, o.RequestTimeout, filters.LongRunning)
 	h = metrics.WithMetrics(h, m) // outside authentication, the limit and the timeout: 401, 429 and 504 count too
 	h = filters.WithRequestInfo(h)

@@ -5,15 +5,20 @@ package server
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/authn"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/features"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/filters"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/ipalloc"
 )
 
@@ -42,7 +47,23 @@ type Options struct {
 	ProxyClientCertFile            string
 	ProxyClientKeyFile             string
 
+	// OIDC ID tokens as bearer tokens (final/authn's OIDC).
+	OIDCIssuerURL, OIDCClientID, OIDCCAFile string
+	OIDCUsernameClaim, OIDCUsernamePrefix   string
+	OIDCGroupsClaim, OIDCGroupsPrefix       string
+	OIDCSigningAlgs                         []string
+	OIDCRequiredClaims                      map[string]string
+
+	AuthenticationTokenWebhookConfigFile string
+	AuthenticationTokenWebhookVersion    string
+	AuthenticationTokenWebhookCacheTTL   time.Duration
+
 	AuthorizationMode string
+
+	AuthorizationWebhookConfigFile           string
+	AuthorizationWebhookVersion              string
+	AuthorizationWebhookCacheAuthorizedTTL   time.Duration
+	AuthorizationWebhookCacheUnauthorizedTTL time.Duration
 
 	EnableAdmissionPlugins, DisableAdmissionPlugins string
 	AdmissionControlConfigFile                      string
@@ -65,6 +86,8 @@ type Options struct {
 	EtcdCountMetricPollPeriod time.Duration
 	TLSMinVersion             string
 	TLSCipherSuites           []string
+
+	CORSAllowedOrigins []string // regular expressions an Origin must match (final/filters' WithCORS)
 
 	ServiceClusterIPRange netip.Prefix      // Services' cluster IPs (final/ipalloc)
 	ServiceNodePortRange  ipalloc.PortRange // NodePort Services' node ports
@@ -113,7 +136,7 @@ func ParseOptions(args []string, out io.Writer) (*Options, error) {
 		return err
 	})
 	fs.IntVar(&o.SecurePort, "secure-port", 6443, "HTTPS port to listen on (0 picks a free one)")
-	fs.StringVar(&o.DataDir, "data-dir", "data/final", "directory for the SQLite store, certificates, keys, the token file and kubeconfigs (this project's flag)")
+	fs.StringVar(&o.DataDir, "data-dir", defaultDataDir, "directory for the SQLite store, certificates, keys, the token file and kubeconfigs (this project's flag)")
 	fs.StringVar(&o.TLSCertFile, "tls-cert-file", "", "serving certificate (default: one issued by the data directory's CA)")
 	fs.StringVar(&o.TLSPrivateKeyFile, "tls-private-key-file", "", "key of --tls-cert-file")
 	fs.StringVar(&o.ClientCAFile, "client-ca-file", "", "CA that signs client certificates (default: the data directory's CA)")
@@ -131,7 +154,34 @@ func ParseOptions(args []string, out io.Writer) (*Options, error) {
 	fs.Var(stringList{&o.RequestHeaderExtraHeaderPrefix}, "requestheader-extra-headers-prefix", "header prefixes to read extra from")
 	fs.StringVar(&o.ProxyClientCertFile, "proxy-client-cert-file", "", "client certificate shown to extension servers (default: the data directory's front-proxy-client.crt)")
 	fs.StringVar(&o.ProxyClientKeyFile, "proxy-client-key-file", "", "key of --proxy-client-cert-file")
-	fs.StringVar(&o.AuthorizationMode, "authorization-mode", "RBAC", "comma-separated authorizers, tried in order: Node, RBAC, AlwaysAllow, AlwaysDeny")
+	fs.StringVar(&o.OIDCIssuerURL, "oidc-issuer-url", "", "https URL of the OpenID Connect provider whose ID tokens are accepted (its discovery document and keys are fetched from there)")
+	fs.StringVar(&o.OIDCClientID, "oidc-client-id", "", "the client ID an ID token's aud must name; required with --oidc-issuer-url")
+	fs.StringVar(&o.OIDCCAFile, "oidc-ca-file", "", "CA of the provider's serving certificate (default: the host's)")
+	fs.StringVar(&o.OIDCUsernameClaim, "oidc-username-claim", "sub", "claim to use as the user name")
+	fs.StringVar(&o.OIDCUsernamePrefix, "oidc-username-prefix", "", "prefix of every OIDC user name (default: the issuer URL and #, except for the email claim; - for none)")
+	fs.StringVar(&o.OIDCGroupsClaim, "oidc-groups-claim", "", "claim (a string or a list of strings) to read groups from")
+	fs.StringVar(&o.OIDCGroupsPrefix, "oidc-groups-prefix", "", "prefix of every OIDC group")
+	o.OIDCSigningAlgs = []string{"RS256"}
+	fs.Var(stringList{&o.OIDCSigningAlgs}, "oidc-signing-algs", "accepted signing algorithms, of "+strings.Join(authn.OIDCSigningAlgs, ", ")+" (default RS256)")
+	fs.Func("oidc-required-claim", "key=value: a claim an ID token must have, with that value (repeatable)", func(v string) error {
+		key, value, ok := strings.Cut(v, "=")
+		if !ok || key == "" {
+			return fmt.Errorf("%q is not key=value", v)
+		}
+		if o.OIDCRequiredClaims == nil {
+			o.OIDCRequiredClaims = map[string]string{}
+		}
+		o.OIDCRequiredClaims[key] = value
+		return nil
+	})
+	fs.StringVar(&o.AuthenticationTokenWebhookConfigFile, "authentication-token-webhook-config-file", "", "kubeconfig of a webhook that answers TokenReviews for bearer tokens")
+	fs.StringVar(&o.AuthenticationTokenWebhookVersion, "authentication-token-webhook-version", "v1", "TokenReview version to send (only v1 is implemented)")
+	fs.DurationVar(&o.AuthenticationTokenWebhookCacheTTL, "authentication-token-webhook-cache-ttl", 2*time.Minute, "how long the token webhook's answers are cached")
+	fs.StringVar(&o.AuthorizationMode, "authorization-mode", "RBAC", "comma-separated authorizers, tried in order: Node, RBAC, Webhook, AlwaysAllow, AlwaysDeny")
+	fs.StringVar(&o.AuthorizationWebhookConfigFile, "authorization-webhook-config-file", "", "kubeconfig of the webhook the Webhook mode sends SubjectAccessReviews to")
+	fs.StringVar(&o.AuthorizationWebhookVersion, "authorization-webhook-version", "v1", "SubjectAccessReview version to send (only v1 is implemented)")
+	fs.DurationVar(&o.AuthorizationWebhookCacheAuthorizedTTL, "authorization-webhook-cache-authorized-ttl", 5*time.Minute, "how long the webhook's allowed answers are cached")
+	fs.DurationVar(&o.AuthorizationWebhookCacheUnauthorizedTTL, "authorization-webhook-cache-unauthorized-ttl", 30*time.Second, "how long the webhook's other answers are cached")
 	fs.StringVar(&o.EnableAdmissionPlugins, "enable-admission-plugins", "", "admission plugins to enable besides the default ones")
 	fs.StringVar(&o.DisableAdmissionPlugins, "disable-admission-plugins", "", "admission plugins to disable, even default ones")
 	fs.StringVar(&o.AdmissionControlConfigFile, "admission-control-config-file", "", "AdmissionConfiguration with the plugins' configurations (ResourceQuota's limitedResources)")
@@ -155,6 +205,13 @@ func ParseOptions(args []string, out io.Writer) (*Options, error) {
 	fs.DurationVar(&o.EtcdCountMetricPollPeriod, "etcd-count-metric-poll-period", time.Minute, "how often apiserver_resource_objects counts the objects of each resource (0: never)")
 	fs.StringVar(&o.TLSMinVersion, "tls-min-version", "", "minimum TLS version: VersionTLS10, VersionTLS11, VersionTLS12 or VersionTLS13 (default VersionTLS12)")
 	fs.Var(stringList{&o.TLSCipherSuites}, "tls-cipher-suites", "comma-separated cipher suites, by Go's names (default: Go's)")
+	fs.Func("cors-allowed-origins", "comma-separated regular expressions of the origins allowed CORS, each pinned to the host's start (^ or //) and end ($ or :), e.g. //example\\.com(:|$) (empty: no CORS)", func(v string) error {
+		o.CORSAllowedOrigins = nil
+		if v != "" { // empty items are kept: they are an error, as in kube-apiserver
+			o.CORSAllowedOrigins = strings.Split(v, ",")
+		}
+		return nil
+	})
 	if err := parseFlags(fs, args, out); err != nil {
 		return nil, err
 	}
@@ -171,6 +228,9 @@ func ParseOptions(args []string, out io.Writer) (*Options, error) {
 	if _, err := cipherSuites(o.TLSCipherSuites); err != nil {
 		return nil, fmt.Errorf("--tls-cipher-suites: %w", err)
 	}
+	if _, err := filters.CompileCORSOrigins(o.CORSAllowedOrigins); err != nil {
+		return nil, err
+	}
 	if a := o.AdvertiseAddress; a != "" && net.ParseIP(a) == nil {
 		return nil, fmt.Errorf("--advertise-address: %q is not an IP address", a)
 	}
@@ -180,6 +240,9 @@ func ParseOptions(args []string, out io.Writer) (*Options, error) {
 		// always are, and the ServiceAccount admission plugin always refuses
 		// a pod whose account does not exist. This server always checks.
 		return nil, fmt.Errorf("--service-account-lookup=false is not implemented: this server always checks that a service-account token's Secret and ServiceAccount still exist")
+	}
+	if err := validateAuthOptions(o, fs); err != nil {
+		return nil, err
 	}
 	for _, pair := range [][2]string{{o.TLSCertFile, o.TLSPrivateKeyFile}, {o.ProxyClientCertFile, o.ProxyClientKeyFile}, {o.EtcdCertFile, o.EtcdKeyFile}} {
 		if (pair[0] == "") != (pair[1] == "") {
@@ -203,4 +266,38 @@ func parseFlags(fs *flag.FlagSet, args []string, out io.Writer) error {
 	}
 	_, _ = out.Write(usage.Bytes())
 	return err
+}
+
+// validateAuthOptions checks the OIDC and webhook flags, with
+// kube-apiserver's words where it has them.
+func validateAuthOptions(o *Options, fs *flag.FlagSet) error {
+	oidcSet := false
+	fs.Visit(func(f *flag.Flag) { oidcSet = oidcSet || strings.HasPrefix(f.Name, "oidc-") })
+	if oidcSet && (o.OIDCIssuerURL == "" || o.OIDCClientID == "") {
+		return errors.New("oidc-issuer-url and oidc-client-id must be specified together when any oidc-* flags are set")
+	}
+	if o.OIDCIssuerURL != "" {
+		if u, err := url.Parse(o.OIDCIssuerURL); err != nil || u.Scheme != "https" || u.Host == "" {
+			return fmt.Errorf("--oidc-issuer-url %q: must be an https URL", o.OIDCIssuerURL)
+		}
+	}
+	for _, alg := range o.OIDCSigningAlgs {
+		if !slices.Contains(authn.OIDCSigningAlgs, alg) {
+			return fmt.Errorf("--oidc-signing-algs: oidc: unsupported signing alg: %q", alg)
+		}
+	}
+	for flagName, version := range map[string]string{"authentication-token-webhook-version": o.AuthenticationTokenWebhookVersion,
+		"authorization-webhook-version": o.AuthorizationWebhookVersion} {
+		if version != "v1" {
+			return fmt.Errorf("--%s=%s: only v1 is implemented", flagName, version)
+		}
+	}
+	webhookMode := slices.Contains(strings.Split(strings.ReplaceAll(o.AuthorizationMode, " ", ""), ","), "Webhook")
+	switch {
+	case webhookMode && o.AuthorizationWebhookConfigFile == "":
+		return errors.New("authorization-mode Webhook's authorization config file not passed")
+	case !webhookMode && o.AuthorizationWebhookConfigFile != "":
+		return errors.New("cannot specify --authorization-webhook-config-file without mode Webhook")
+	}
+	return nil
 }

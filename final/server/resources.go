@@ -4,6 +4,7 @@ package server
 
 import (
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apis"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apis/autoscaling"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
 )
@@ -17,7 +18,8 @@ func BuiltinResources() []*registry.Resource {
 		{Group: "", Version: "v1", Name: "secrets", Singular: "secret", Kind: "Secret", Namespaced: true},
 		{Group: "", Version: "v1", Name: "serviceaccounts", Singular: "serviceaccount", Kind: "ServiceAccount", Namespaced: true, ShortNames: []string{"sa"},
 			Subresources: []registry.Subresource{{Name: "token", Group: "authentication.k8s.io", Version: "v1", Kind: "TokenRequest", Verbs: []string{"create"}}}},
-		{Group: "", Version: "v1", Name: "services", Singular: "service", Kind: "Service", Namespaced: true, ShortNames: []string{"svc"}, Categories: []string{"all"}, ValidateName: object.ValidateDNS1035Label},
+		{Group: "", Version: "v1", Name: "services", Singular: "service", Kind: "Service", Namespaced: true, ShortNames: []string{"svc"}, Categories: []string{"all"}, ValidateName: object.ValidateDNS1035Label,
+			Subresources: []registry.Subresource{{Name: "proxy", Group: "", Version: "v1", Kind: "ServiceProxyOptions", Verbs: []string{"create", "delete", "get", "patch", "update"}}}},
 		{Group: "", Version: "v1", Name: "events", Singular: "event", Kind: "Event", Namespaced: true, ShortNames: []string{"ev"}},
 		{Group: "", Version: "v1", Name: "resourcequotas", Singular: "resourcequota", Kind: "ResourceQuota", Namespaced: true, ShortNames: []string{"quota"}},
 		{Group: "", Version: "v1", Name: "limitranges", Singular: "limitrange", Kind: "LimitRange", Namespaced: true, ShortNames: []string{"limits"}},
@@ -55,5 +57,16 @@ func BuiltinResources() []*registry.Resource {
 		{Group: "apps", Version: "v1", Name: "daemonsets", Singular: "daemonset", Kind: "DaemonSet", Namespaced: true,
 			ShortNames: []string{"ds"}, Categories: []string{"all"}, StatusSubresource: true, TracksGeneration: true},
 		{Group: "", Version: "v1", Name: "nodes", Singular: "node", Kind: "Node", ShortNames: []string{"no"}, StatusSubresource: true},
+		// One resource in two versions, stored in v2; each version converts
+		// to and from it through the hub type of final/apis/autoscaling.
+		// The preferred version comes first.
+		hpa("v2"), hpa("v1"),
 	}
+}
+
+// hpa is the HorizontalPodAutoscaler in one of its versions.
+func hpa(version string) *registry.Resource {
+	return &registry.Resource{Group: autoscaling.Group, Version: version, Name: "horizontalpodautoscalers", Singular: "horizontalpodautoscaler",
+		Kind: autoscaling.Kind, Namespaced: true, ShortNames: []string{"hpa"}, Categories: []string{"all"},
+		StatusSubresource: true, TracksGeneration: true, Converter: autoscaling.Converter{Version: autoscaling.Group + "/" + version}}
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/aggregator"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apis"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apis/autoscaling"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apiserver"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/audit"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/authn"
@@ -35,6 +36,7 @@ import (
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/leaderelection"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/metrics"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/proxy"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/request"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/storage"
@@ -58,7 +60,8 @@ type Server struct {
 	storeDesc string
 	tokens    authn.TokenAuthenticators // what TokenReview asks
 
-	aggregator *aggregator.Aggregator // APIServices: proxy, availability, discovery
+	aggregator   *aggregator.Aggregator // APIServices: proxy, availability, discovery
+	serviceProxy *proxy.ServiceProxy    // the services/proxy subresource
 
 	elector   *leaderelection.Elector // one replica runs the controllers
 	stopping  chan struct{}           // closed when shutdown starts: readyz fails
@@ -86,6 +89,7 @@ func New(ctx context.Context, o *Options) (*Server, error) {
 		return nil, fmt.Errorf("storage: %w", err)
 	}
 	s.store = store.New(s.backend)
+	s.store.SoleWriter = len(o.EtcdServers) == 0 // SQLite: this process is the only writer
 	m := metrics.New()
 	s.store.Observe = m.ObserveStorage // before any goroutine uses the store
 	s.store.Listed = func(res *registry.Resource, fromCache bool) {
@@ -110,7 +114,11 @@ func New(ctx context.Context, o *Options) (*Server, error) {
 	s.rbac = &authz.RBAC{Store: s.store, Roles: lookup(authz.Group, "roles"), ClusterRoles: lookup(authz.Group, "clusterroles"),
 		RoleBindings: lookup(authz.Group, "rolebindings"), ClusterRoleBindings: lookup(authz.Group, "clusterrolebindings")}
 	node := &authz.Node{Store: s.store, Pods: lookup("", "pods")}
-	authorizer, err := authz.New(o.AuthorizationMode, s.rbac, node)
+	webhook, err := authorizationWebhook(o)
+	if err != nil {
+		return nil, err
+	}
+	authorizer, err := authz.New(o.AuthorizationMode, s.rbac, node, webhook)
 	if err != nil {
 		return nil, err
 	}
@@ -177,6 +185,7 @@ func New(ctx context.Context, o *Options) (*Server, error) {
 	if err := s.aggregate(creds); err != nil {
 		return nil, err
 	}
+	s.serviceProxy = proxy.NewServiceProxy(&proxy.Resolver{Store: s.store, Services: lookup("", "services"), Endpoints: lookup("", "endpoints")})
 
 	if s.tls, err = s.servingTLS(creds); err != nil {
 		return nil, fmt.Errorf("TLS: %w", err)
@@ -190,27 +199,43 @@ func New(ctx context.Context, o *Options) (*Server, error) {
 	return s, nil
 }
 
-// defaults are final/apis' defaults, and crd's for CustomResourceDefinitions.
+// defaults are final/apis' defaults, crd's for CustomResourceDefinitions,
+// and final/apis/autoscaling's, per version, for HorizontalPodAutoscalers.
 func defaults(crds *registry.Resource) func(*registry.Resource, object.Object) {
 	return func(res *registry.Resource, obj object.Object) {
 		if res == crds {
 			crd.Default(obj)
 			return
 		}
+		if isHPA(res) {
+			autoscaling.Default(obj)
+			return
+		}
 		apis.Default(res, obj)
 	}
 }
 
-// validation is final/apis' validation, and crd's for CustomResourceDefinitions.
+// validation is final/apis' validation, and crd's for CustomResourceDefinitions
+// and final/apis/autoscaling's for HorizontalPodAutoscalers besides.
 func validation(crds *registry.Resource) func(res *registry.Resource, obj, old object.Object) ([]apierrors.Cause, error) {
 	return func(res *registry.Resource, obj, old object.Object) ([]apierrors.Cause, error) {
 		causes, err := apis.Validate(res, obj, old)
-		if err != nil || res != crds {
+		if err != nil || (res != crds && !isHPA(res)) {
 			return causes, err
 		}
-		more, err := crd.Validate(obj, old)
+		var more []apierrors.Cause
+		if isHPA(res) {
+			more, err = autoscaling.Validate(obj)
+		} else {
+			more, err = crd.Validate(obj, old)
+		}
 		return append(causes, more...), err
 	}
+}
+
+// isHPA: the HorizontalPodAutoscaler, in any of its versions.
+func isHPA(res *registry.Resource) bool {
+	return res.Custom == nil && res.Group == autoscaling.Group && res.Kind == autoscaling.Kind
 }
 
 // aggregate sets up API aggregation: the aggregator, with the front proxy's
@@ -238,7 +263,7 @@ func (s *Server) aggregate(c *credentials) error {
 // openBackend opens SQLite in the data directory, or etcd with --etcd-servers.
 func openBackend(ctx context.Context, o *Options, dir string) (storage.Backend, string, error) {
 	if len(o.EtcdServers) == 0 {
-		file := filepath.Join(dir, "state.db")
+		file := stateDB(dir)
 		b, err := sqlite.Open(file)
 		return b, file + " (SQLite, WAL, synchronous=FULL)", err
 	}
@@ -290,6 +315,10 @@ func (s *Server) authenticators(o *Options, c *credentials) (authn.Authenticator
 	tokens := authn.TokenAuthenticators{c.tokens, sas, &authn.LegacyTokens{Accounts: sas, Secrets: s.registry.Lookup("", "secrets")}}
 	if o.EnableBootstrapTokenAuth { // after the token file and service accounts, as in kube-apiserver
 		tokens = append(tokens, &authn.BootstrapTokens{Store: s.store, Secrets: s.registry.Lookup("", "secrets")})
+	}
+	// Then OIDC and the token webhook, last, as in kube-apiserver.
+	if tokens, err = appendTokenAuthenticators(o, tokens, sas.APIAudiences()); err != nil {
+		return nil, nil, err
 	}
 	s.tokens = tokens
 	return authn.Union{
@@ -365,8 +394,9 @@ func (s *Server) Run(ctx context.Context, out io.Writer) error {
 	return err
 }
 
-// close releases the store and the audit log.
+// close releases the store, the audit log and idle proxied connections.
 func (s *Server) close() error {
+	s.serviceProxy.Close()
 	err := s.backend.Close()
 	if s.auditSink != nil {
 		err = errors.Join(err, s.auditSink.Close())

@@ -24,6 +24,7 @@ type testServer struct {
 	url, dir string
 	client   *http.Client // the admin, by client certificate
 	stop     func()
+	srv      *Server // in-process servers only
 }
 
 // startServer starts a server on a new data directory, or on the one a
@@ -61,7 +62,7 @@ func startServer(t *testing.T, args ...string) *testServer {
 		cancel()
 		t.Fatalf("first line %q", line)
 	}
-	ts := &testServer{url: m[1], dir: dir, client: adminClient(t, dir)}
+	ts := &testServer{url: m[1], dir: dir, client: adminClient(t, dir), srv: s}
 	ts.stop = sync.OnceFunc(func() {
 		cancel()
 		select {
@@ -159,7 +160,7 @@ func TestServerServesTheAPI(t *testing.T) {
 	dry := ts.do(t, "POST", cms+"?dryRun=All", "application/json", `{"metadata":{"name":"dry"}}`)
 	expect(t, dry, 201, "")
 	expect(t, ts.do(t, "GET", cms+"/dry", "", ""), 404, "NotFound")
-	expect(t, ts.do(t, "POST", cms+"?dryRun=Some", "application/json", `{"metadata":{"name":"dry"}}`), 400, "BadRequest")
+	expect(t, ts.do(t, "POST", cms+"?dryRun=Some", "application/json", `{"metadata":{"name":"dry"}}`), 422, "Invalid")
 	expect(t, ts.do(t, "DELETE", cms+"/one?dryRun=All", "", ""), 200, "")
 	expect(t, ts.do(t, "GET", cms+"/one", "", ""), 200, "")
 

@@ -185,9 +185,13 @@ func (a reloadingRequestHeader) AuthenticateRequest(r *http.Request) (*request.U
 }
 
 // servingTLS is the listener's TLS: each connection gets the serving
-// certificate and the client CAs (the client CA and the front-proxy CA: the
-// handshake accepts either, each authenticator checks its own) as their
-// files hold them then.
+// certificate and the client CAs (the client CA and the front-proxy CA) as
+// their files hold them then. The handshake asks for a client certificate
+// and verifies none, as kube-apiserver's (tls.RequestClientCert): each
+// authenticator verifies against its own CA, so a certificate of a foreign
+// CA, or an expired one, is a 401 and not a broken handshake, and a bearer
+// token sent with it may still authenticate the request. The CAs are only
+// the hint the handshake gives clients.
 func (s *Server) servingTLS(c *credentials) (*tls.Config, error) {
 	minVersion, err := tlsVersion(s.opts.TLSMinVersion)
 	if err != nil {
@@ -205,7 +209,7 @@ func (s *Server) servingTLS(c *credentials) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading the client CAs: %w", err)
 	}
-	base := &tls.Config{MinVersion: minVersion, CipherSuites: suites, ClientAuth: tls.VerifyClientCertIfGiven,
+	base := &tls.Config{MinVersion: minVersion, CipherSuites: suites, ClientAuth: tls.RequestClientCert,
 		NextProtos: []string{"h2", "http/1.1"}}
 	config := base.Clone()
 	config.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {

@@ -11,12 +11,15 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
@@ -38,6 +41,40 @@ type Store struct {
 	// Listed, if set, is told where each list was served from: the
 	// watch cache or the storage (apiserver_storage_list_total).
 	Listed func(res *registry.Resource, fromCache bool)
+
+	// SoleWriter says every write to the storage goes through this store
+	// (SQLite: one process per file). A watch cache that holds this
+	// store's writes then holds all of them, and a whole list of the latest
+	// state (no limit, no continue) comes from it: a consistent read, as
+	// kube-apiserver's ConsistentListFromCache makes, without asking the
+	// storage. With etcd another replica may have written meanwhile, so
+	// those lists read the storage.
+	SoleWriter bool
+
+	// written holds, by resource (its key prefix), the revision of the
+	// last write this store made to it: a read with OwnWrites waits for
+	// the watch cache to reach it (*atomic.Int64 values).
+	written sync.Map
+}
+
+// wrote notes a write to res at revision rev.
+func (s *Store) wrote(res *registry.Resource, rev int64) {
+	v, _ := s.written.LoadOrStore(Prefix(res, ""), new(atomic.Int64))
+	last := v.(*atomic.Int64)
+	for {
+		old := last.Load()
+		if old >= rev || last.CompareAndSwap(old, rev) {
+			return
+		}
+	}
+}
+
+// lastWrite is the revision of the last write this store made to res (0: none).
+func (s *Store) lastWrite(res *registry.Resource) int64 {
+	if v, ok := s.written.Load(Prefix(res, "")); ok {
+		return v.(*atomic.Int64).Load()
+	}
+	return 0
 }
 
 // observe reports an operation that started at start.
@@ -143,19 +180,52 @@ func (s *Store) Create(ctx context.Context, res *registry.Resource, obj object.O
 	if err != nil {
 		return nil, statusError(err, res, obj.MetaString("name"))
 	}
+	s.wrote(res, kv.ModRevision)
 	return decode(kv)
 }
 
 // Get reads an object as it is now.
 func (s *Store) Get(ctx context.Context, res *registry.Resource, namespace, name string) (object.Object, error) {
+	kv, err := s.GetStored(ctx, res, namespace, name)
+	if err != nil {
+		return nil, err
+	}
+	return decode(kv)
+}
+
+// GetOwnWrites is Get from the watch cache, once the cache holds every
+// write this store has made to the resource; from the storage without a
+// cache, or while the cache restarts. It is for what the server reads on
+// every write (the admission plugins' namespaces, quotas and webhook
+// configurations): kube-apiserver reads those from informers' caches, which
+// may lag behind; this one reads its own writes, so a quota or a webhook
+// configuration applies from the next request on, as it would if read from
+// the storage. Writes through another server (a second replica on the same
+// etcd) reach it when the cache has them.
+func (s *Store) GetOwnWrites(ctx context.Context, res *registry.Resource, namespace, name string) (object.Object, error) {
+	if s.Cache == nil {
+		return s.Get(ctx, res, namespace, name)
+	}
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	kv, err := s.Cache.GetAtLeast(ctx, Prefix(res, ""), Key(res, namespace, name), s.lastWrite(res))
+	if errors.Is(err, storage.ErrNotFound) {
+		return nil, statusError(err, res, name)
+	}
+	if err != nil { // the cache cannot start, or restarts: the storage answers
+		return s.Get(ctx, res, namespace, name)
+	}
+	return decode(kv)
+}
+
+// GetStored is Get without decoding: the object as stored, which
+// AppendJSON turns into what a client reads.
+func (s *Store) GetStored(ctx context.Context, res *registry.Resource, namespace, name string) (storage.KeyValue, error) {
 	defer s.observe("get", res, time.Now())
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	kv, err := s.backend.Get(ctx, Key(res, namespace, name))
-	if err != nil {
-		return nil, statusError(err, res, name)
-	}
-	return decode(kv)
+	return kv, statusError(err, res, name)
 }
 
 // ListOptions is one page of a list: after a key, at a revision (0: now), at
@@ -169,76 +239,112 @@ type ListOptions struct {
 	Limit    int
 	Match    func(object.Object) bool
 	Any      bool
+	// OwnWrites says the list may come from the watch cache, whole, once
+	// the cache holds every write this store has made to the resource
+	// (see GetOwnWrites).
+	OwnWrites bool
 }
 
 // List reads one page, at one revision, and returns the items, that
-// revision, and the key to continue after ("" at the end). With a selector a
-// page may need several reads: the backend is read in batches until the page
-// holds Limit matching items or the range ends, as Kubernetes' etcd3 store does.
+// revision, and the key to continue after ("" at the end).
 func (s *Store) List(ctx context.Context, res *registry.Resource, namespace string, opts ListOptions) ([]object.Object, int64, string, error) {
+	return list(ctx, s, res, namespace, opts, true, func(_ storage.KeyValue, obj object.Object) object.Object { return obj })
+}
+
+// ListStored is List without decoding: the items as stored, which
+// AppendJSON turns into what a client reads. Only a selector (Match) makes
+// it decode each item, to test it.
+func (s *Store) ListStored(ctx context.Context, res *registry.Resource, namespace string, opts ListOptions) ([]storage.KeyValue, int64, string, error) {
+	return list(ctx, s, res, namespace, opts, false, func(kv storage.KeyValue, _ object.Object) storage.KeyValue { return kv })
+}
+
+// list reads one page into items made by item from each stored value and
+// its decoded object: decoded if decodeAll, or if a selector needs it.
+func list[T any](ctx context.Context, s *Store, res *registry.Resource, namespace string, opts ListOptions, decodeAll bool,
+	item func(storage.KeyValue, object.Object) T) ([]T, int64, string, error) {
+	items := []T{}
+	rev, next, err := s.scan(ctx, res, namespace, opts, func(kv storage.KeyValue) (bool, error) {
+		var obj object.Object
+		if decodeAll || opts.Match != nil {
+			var err error
+			if obj, err = decode(kv); err != nil {
+				return false, err
+			}
+			if opts.Match != nil && !opts.Match(obj) {
+				return false, nil
+			}
+		}
+		items = append(items, item(kv, obj))
+		return true, nil
+	})
+	if err != nil {
+		return nil, 0, "", err
+	}
+	return items, rev, next, nil
+}
+
+// scan reads one page and hands each item to keep, which says whether it
+// counts towards the page. With a selector a page may need several reads:
+// the backend is read in batches until the page holds Limit matching items
+// or the range ends, as Kubernetes' etcd3 store does.
+func (s *Store) scan(ctx context.Context, res *registry.Resource, namespace string, opts ListOptions,
+	keep func(storage.KeyValue) (bool, error)) (int64, string, error) {
 	defer s.observe("list", res, time.Now())
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	if s.Cache != nil && opts.Any && opts.After == "" && opts.Revision == 0 {
-		if items, rev, err := s.listCached(ctx, res, namespace, opts.Match); err == nil {
-			return items, rev, "", nil
+	cached := opts.Any || opts.OwnWrites || s.SoleWriter && opts.Limit == 0
+	if s.Cache != nil && cached && opts.After == "" && opts.Revision == 0 {
+		atLeast := int64(0)
+		if !opts.Any {
+			atLeast = s.lastWrite(res)
+		}
+		if kvs, rev, err := s.Cache.ListAtLeast(ctx, Prefix(res, ""), Prefix(res, namespace), atLeast); err == nil {
+			if s.Listed != nil {
+				s.Listed(res, true)
+			}
+			for _, kv := range kvs {
+				if _, err := keep(kv); err != nil {
+					return 0, "", err
+				}
+			}
+			return rev, "", nil
 		} // the cache cannot start, or restarts: the storage answers
 	}
 	if s.Listed != nil {
 		s.Listed(res, false)
 	}
 	prefix := Prefix(res, namespace)
-	items := []object.Object{}
-	after, rev := opts.After, opts.Revision
+	after, rev, kept := opts.After, opts.Revision, 0
 	for {
-		batch := 500
-		if opts.Limit > 0 && opts.Limit-len(items) < batch {
-			batch = opts.Limit - len(items)
+		// Without a limit, or without a selector (every item counts), one
+		// read is the page (0: the whole range). A limited page with a
+		// selector reads batches of 500 until it is full.
+		batch := opts.Limit - kept
+		if opts.Match != nil && opts.Limit > 0 && batch > 500 {
+			batch = 500
 		}
 		kvs, readAt, more, err := s.backend.List(ctx, prefix, after, batch, rev)
 		if err != nil {
-			return nil, 0, "", s.readError(ctx, err, rev)
+			return 0, "", s.readError(ctx, err, rev)
 		}
 		rev = readAt // every batch of this page reads at the first one's revision
 		for _, kv := range kvs {
 			after = kv.Key
-			obj, err := decode(kv)
+			ok, err := keep(kv)
 			if err != nil {
-				return nil, 0, "", err
+				return 0, "", err
 			}
-			if opts.Match == nil || opts.Match(obj) {
-				items = append(items, obj)
+			if ok {
+				kept++
 			}
 		}
 		if !more {
-			return items, rev, "", nil
+			return rev, "", nil
 		}
-		if opts.Limit > 0 && len(items) >= opts.Limit {
-			return items, rev, after, nil
-		}
-	}
-}
-
-// listCached reads a whole list from the watch cache.
-func (s *Store) listCached(ctx context.Context, res *registry.Resource, namespace string, match func(object.Object) bool) ([]object.Object, int64, error) {
-	kvs, rev, err := s.Cache.List(ctx, Prefix(res, ""), Prefix(res, namespace))
-	if err != nil {
-		return nil, 0, err
-	}
-	if s.Listed != nil {
-		s.Listed(res, true)
-	}
-	items := []object.Object{}
-	for _, kv := range kvs {
-		obj, err := decode(kv)
-		if err != nil {
-			return nil, 0, err
-		}
-		if match == nil || match(obj) {
-			items = append(items, obj)
+		if opts.Limit > 0 && kept >= opts.Limit {
+			return rev, after, nil
 		}
 	}
-	return items, rev, nil
 }
 
 // Update computes the new object from the current one and writes it only if
@@ -277,7 +383,13 @@ func (s *Store) Update(ctx context.Context, res *registry.Resource, namespace, n
 		if encodeErr != nil {
 			return nil, fmt.Errorf("encoding %s: %w", res.Kind, encodeErr)
 		}
+		if bytes.Equal(value, kv.Value) {
+			return decode(kv) // nothing changed: like Kubernetes, write nothing, keep the resourceVersion
+		}
 		updated, writeErr := s.backend.Update(ctx, key, value, kv.ModRevision)
+		if writeErr == nil {
+			s.wrote(res, updated.ModRevision)
+		}
 		var conflict *storage.ConflictError
 		if errors.As(writeErr, &conflict) {
 			kv, err = conflict.Current, nil // someone wrote meanwhile: again, on theirs
@@ -314,6 +426,9 @@ func (s *Store) Delete(ctx context.Context, res *registry.Resource, namespace, n
 			}
 		}
 		deleted, deleteErr := s.backend.Delete(ctx, key, kv.ModRevision)
+		if deleteErr == nil {
+			s.wrote(res, deleted.ModRevision)
+		}
 		var conflict *storage.ConflictError
 		if errors.As(deleteErr, &conflict) {
 			kv, err = conflict.Current, nil
@@ -332,6 +447,9 @@ type Event struct {
 	Object   object.Object // the object after the change; for DELETED, as it last was
 	Previous object.Object // the object before the change (nil for ADDED)
 	Revision int64
+	// Stored is the object after the change as stored (see WriteJSON),
+	// set by WatchStored instead of Object and Previous.
+	Stored *storage.KeyValue
 }
 
 // Watch sends the changes to a resource's objects in a namespace ("" for
@@ -340,6 +458,19 @@ type Event struct {
 // otherwise. 410 Expired below the compacted revision. The channel closes
 // when ctx ends or the watcher falls behind.
 func (s *Store) Watch(ctx context.Context, res *registry.Resource, namespace string, revision int64) (<-chan Event, error) {
+	return s.watch(ctx, res, namespace, revision, toEvent)
+}
+
+// WatchStored is Watch without decoding: each event carries the object as
+// stored, for a watcher that sends the objects as they are (WriteJSON).
+func (s *Store) WatchStored(ctx context.Context, res *registry.Resource, namespace string, revision int64) (<-chan Event, error) {
+	return s.watch(ctx, res, namespace, revision, func(change storage.Event) (Event, error) {
+		return Event{Type: eventType(change), Revision: change.KV.ModRevision, Stored: &change.KV}, nil
+	})
+}
+
+func (s *Store) watch(ctx context.Context, res *registry.Resource, namespace string, revision int64,
+	convert func(storage.Event) (Event, error)) (<-chan Event, error) {
 	var changes <-chan storage.Event
 	var err error
 	if s.Cache != nil {
@@ -358,11 +489,13 @@ func (s *Store) Watch(ctx context.Context, res *registry.Resource, namespace str
 	if err != nil {
 		return nil, s.readError(ctx, err, revision)
 	}
-	events := make(chan Event)
+	// A little buffer: events that come together reach the watcher
+	// together, and it can send them in one write.
+	events := make(chan Event, 16)
 	go func() {
 		defer close(events)
 		for change := range changes {
-			ev, err := toEvent(change)
+			ev, err := convert(change)
 			if err != nil {
 				return // a value that does not decode: the client lists again
 			}
@@ -376,14 +509,19 @@ func (s *Store) Watch(ctx context.Context, res *registry.Resource, namespace str
 	return events, nil
 }
 
-func toEvent(change storage.Event) (Event, error) {
-	ev := Event{Type: "MODIFIED", Revision: change.KV.ModRevision}
+// eventType names a storage change as a watch event does.
+func eventType(change storage.Event) string {
 	switch {
 	case change.Type == storage.Delete:
-		ev.Type = "DELETED"
+		return "DELETED"
 	case change.IsCreate():
-		ev.Type = "ADDED"
+		return "ADDED"
 	}
+	return "MODIFIED"
+}
+
+func toEvent(change storage.Event) (Event, error) {
+	ev := Event{Type: eventType(change), Revision: change.KV.ModRevision}
 	var err error
 	if ev.Object, err = decode(change.KV); err != nil {
 		return ev, err

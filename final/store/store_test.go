@@ -273,3 +273,40 @@ func parseRV(t *testing.T, obj object.Object) int64 {
 	}
 	return rv
 }
+
+// Reads with OwnWrites come from the watch cache and hold every write this
+// store made, read right after it: a write, then a read, never misses.
+func TestOwnWritesReadTheCache(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	s.Cache = watchcache.New(t.Context(), s.Backend())
+	fromCache := 0
+	s.Listed = func(_ *registry.Resource, cached bool) {
+		if cached {
+			fromCache++
+		}
+	}
+	for i := range 30 {
+		name := fmt.Sprintf("cm-%02d", i)
+		if _, err := s.Create(ctx, configmaps, configMap("default", name, "1")); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetOwnWrites(ctx, configmaps, "default", name)
+		if err != nil || got.MetaString("name") != name || got.MetaString("resourceVersion") == "" {
+			t.Fatalf("GetOwnWrites(%s): %v, %v", name, got, err)
+		}
+		items, _, _, err := s.List(ctx, configmaps, "default", ListOptions{OwnWrites: true})
+		if err != nil || len(items) != i+1 {
+			t.Fatalf("after %s: %d items, %v", name, len(items), err)
+		}
+	}
+	if _, err := s.Delete(ctx, configmaps, "default", "cm-00", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.GetOwnWrites(ctx, configmaps, "default", "cm-00"); reason(err) != "NotFound" {
+		t.Errorf("a deleted object: %v", err)
+	}
+	if fromCache != 30 {
+		t.Errorf("%d of 30 lists from the cache", fromCache)
+	}
+}

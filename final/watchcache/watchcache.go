@@ -25,6 +25,7 @@ package watchcache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -67,6 +68,9 @@ type cache struct {
 	items    map[string]storage.KeyValue
 	events   []change
 	watchers map[*watcher]struct{}
+	// progress is closed, and replaced, each time rev moves or the cache
+	// stops: what a reader waiting for a revision waits on.
+	progress chan struct{}
 }
 
 type change struct {
@@ -97,14 +101,20 @@ func (c *Cacher) cacheOf(resourcePrefix string) *cache {
 // (one namespace's, or all of the resource), in key order, and the revision
 // the cache is at.
 func (c *Cacher) List(ctx context.Context, resourcePrefix, prefix string) ([]storage.KeyValue, int64, error) {
+	return c.ListAtLeast(ctx, resourcePrefix, prefix, 0)
+}
+
+// ListAtLeast is List once the cache is at revision atLeast or later: it
+// waits (until ctx ends) for the cache to apply the changes up to there.
+// A server that knows the revision of its own last write to a resource
+// reads its own writes this way, without reading the storage.
+func (c *Cacher) ListAtLeast(ctx context.Context, resourcePrefix, prefix string, atLeast int64) ([]storage.KeyValue, int64, error) {
 	rc := c.cacheOf(resourcePrefix)
 	if err := rc.ensure(ctx, 0); err != nil {
 		return nil, 0, err
 	}
-	rc.mu.RLock()
-	if !rc.running { // its storage watch ended meanwhile
-		rc.mu.RUnlock()
-		return nil, 0, fmt.Errorf("listing %q: the watch cache restarts", prefix)
+	if err := rc.rLockAt(ctx, atLeast); err != nil {
+		return nil, 0, fmt.Errorf("listing %q: %w", prefix, err)
 	}
 	kvs := []storage.KeyValue{}
 	for key, kv := range rc.items {
@@ -116,6 +126,49 @@ func (c *Cacher) List(ctx context.Context, resourcePrefix, prefix string) ([]sto
 	rc.mu.RUnlock()
 	sort.Slice(kvs, func(i, j int) bool { return kvs[i].Key < kvs[j].Key }) // not holding up the changes
 	return kvs, rev, nil
+}
+
+// GetAtLeast is the value of one key inside resourcePrefix, as ListAtLeast
+// would list it; storage.ErrNotFound if the key is not live.
+func (c *Cacher) GetAtLeast(ctx context.Context, resourcePrefix, key string, atLeast int64) (storage.KeyValue, error) {
+	rc := c.cacheOf(resourcePrefix)
+	if err := rc.ensure(ctx, 0); err != nil {
+		return storage.KeyValue{}, err
+	}
+	if err := rc.rLockAt(ctx, atLeast); err != nil {
+		return storage.KeyValue{}, fmt.Errorf("reading %q: %w", key, err)
+	}
+	defer rc.mu.RUnlock()
+	kv, ok := rc.items[key]
+	if !ok {
+		return kv, fmt.Errorf("reading %q: %w", key, storage.ErrNotFound)
+	}
+	return kv, nil
+}
+
+// errRestarts says a cache's storage watch ended: the caller reads the
+// storage instead.
+var errRestarts = errors.New("the watch cache restarts")
+
+// rLockAt read-locks the cache once it is at revision atLeast or later.
+func (rc *cache) rLockAt(ctx context.Context, atLeast int64) error {
+	for {
+		rc.mu.RLock()
+		if !rc.running { // its storage watch ended meanwhile
+			rc.mu.RUnlock()
+			return errRestarts
+		}
+		if rc.rev >= atLeast {
+			return nil
+		}
+		progress := rc.progress
+		rc.mu.RUnlock()
+		select {
+		case <-progress:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
 
 // Watch sends the changes to keys under prefix (inside resourcePrefix)
@@ -217,6 +270,7 @@ func (rc *cache) ensure(ctx context.Context, revision int64) error {
 		rc.items[kv.Key] = kv
 	}
 	rc.rev, rc.start, rc.events, rc.watchers, rc.running = rev, rev, nil, map[*watcher]struct{}{}, true
+	rc.progress = make(chan struct{})
 	go rc.follow(changes)
 	return nil
 }
@@ -233,6 +287,7 @@ func (rc *cache) follow(changes <-chan storage.Event) {
 		close(w.live)
 	}
 	rc.running, rc.items, rc.events, rc.watchers = false, nil, nil, nil
+	close(rc.progress) // a reader waiting for a revision reads the storage instead
 }
 
 // apply records one change, trims the window, and hands the change to the
@@ -247,6 +302,8 @@ func (rc *cache) apply(ev storage.Event) {
 		rc.items[ev.KV.Key] = ev.KV
 	}
 	rc.rev = ev.KV.ModRevision
+	close(rc.progress)
+	rc.progress = make(chan struct{})
 	now := time.Now()
 	rc.events = append(rc.events, change{ev, now})
 	for len(rc.events) > rc.c.MaxEvents || len(rc.events) > rc.c.MinEvents && now.Sub(rc.events[0].at) > rc.c.Fresh {

@@ -222,3 +222,33 @@ func TestWatchEndsWithItsContext(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// A read at least as new as a write sees that write, however soon after it
+// comes: it waits for the cache to apply it, never reads a cache behind it.
+func TestReadsAtLeastARevisionSeeTheWrite(t *testing.T) {
+	b, c := setup(t)
+	create(t, b, cms+"default/a")
+	if kvs, _, err := c.List(t.Context(), cms, cms+"default/"); err != nil || len(kvs) != 1 {
+		t.Fatalf("List: %v, %v", kvs, err) // the cache runs from here on
+	}
+	for i := range 50 {
+		kv := create(t, b, fmt.Sprintf("%sdefault/b%02d", cms, i))
+		kvs, rev, err := c.ListAtLeast(t.Context(), cms, cms+"default/", kv.ModRevision)
+		if err != nil || rev < kv.ModRevision || len(kvs) != i+2 || kvs[len(kvs)-1].Key != kv.Key {
+			t.Fatalf("ListAtLeast(%d): %d keys at %d, %v", kv.ModRevision, len(kvs), rev, err)
+		}
+		got, err := c.GetAtLeast(t.Context(), cms, kv.Key, kv.ModRevision)
+		if err != nil || got.ModRevision != kv.ModRevision {
+			t.Fatalf("GetAtLeast(%s): %+v, %v", kv.Key, got, err)
+		}
+	}
+	if _, err := c.GetAtLeast(t.Context(), cms, cms+"default/none", 0); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("GetAtLeast of a missing key: %v", err)
+	}
+	// A revision the cache never reaches: the read ends with its context.
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if _, _, err := c.ListAtLeast(ctx, cms, cms, 1<<40); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("ListAtLeast of a future revision: %v", err)
+	}
+}

@@ -97,6 +97,7 @@ type tally struct {
 	items     int // objects a list returned
 	pages     int // responses a paged list took
 	bytes     int // bytes a list's responses held
+	late      int // lease renewals that started a whole period late
 }
 
 // fail records an operation's error, keeping the first one for the report.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/xml"
 	"io"
 	"net/http"
 	"os"
@@ -144,12 +145,85 @@ func TestSmoke(t *testing.T) {
 		t.Errorf("namespace smoke is still %q", ns.Status.Phase)
 	}
 
+	if result.AfterRun == nil || result.AfterRun.RSSEndMiB <= 0 {
+		t.Errorf("no RSS after the run: %+v", result.AfterRun)
+	}
+
 	var table bytes.Buffer
 	if err := run(context.Background(), []string{"compare", file, file}, &table, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if !regexp.MustCompile(`(?m)^watch +ops/s +\S+ +\S+ +1\.00x$`).MatchString(table.String()) {
 		t.Errorf("comparing a run with itself:\n%s", table.String())
+	}
+
+	// The phases that run only when asked for: single pages, and leases
+	// renewed while the database file is watched.
+	extra := filepath.Join(t.TempDir(), "extra.json")
+	stdout.Reset()
+	err = run(context.Background(), []string{
+		"--server", url, "--ca", filepath.Join(dir, "ca.crt"),
+		"--cert", filepath.Join(dir, "admin.crt"), "--key", filepath.Join(dir, "admin.key"),
+		"--namespace", "smoke-extra", "--clients", "2", "--duration", "200ms", "--list-size", "30", "--page-size", "20",
+		"--phases", "list-page,leases", "--leases", "10", "--lease-period", "100ms", "--lease-duration", "1s",
+		"--data-file", filepath.Join(dir, "state.db"), "--json", extra,
+	}, &stdout, io.Discard)
+	t.Log("\n" + stdout.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var extraResult Result
+	if data, err := os.ReadFile(extra); err != nil || json.Unmarshal(data, &extraResult) != nil || len(extraResult.Phases) != 2 {
+		t.Fatalf("%s: %v, %d phases", extra, err, len(extraResult.Phases))
+	}
+	if p := extraResult.Phases[0]; p.Name != "list-page" || p.Ops == 0 || p.Items != 20 || p.Errors != 0 {
+		t.Errorf("list-page: %d ops of %d items, %d errors (%s)", p.Ops, p.Items, p.Errors, p.FirstError)
+	}
+	l := extraResult.Phases[1]
+	if l.Name != "leases" || l.Leases == nil || l.Ops == 0 || l.Errors != 0 || len(l.Leases.Windows) != leaseWindows {
+		t.Fatalf("leases: %+v, %d ops, %d errors (%s)", l.Leases, l.Ops, l.Errors, l.FirstError)
+	}
+	renewals := 0
+	for _, w := range l.Leases.Windows {
+		renewals += w.Renewals
+	}
+	if last := l.Leases.Windows[leaseWindows-1]; last.DataBytes <= 0 || renewals != l.Ops {
+		t.Errorf("leases: %d renewals in the windows for %d ops, the last window %+v", renewals, l.Ops, last)
+	}
+
+	// report and chart: the run set against itself, relabelled as the baseline.
+	result.Label = "kube-apiserver"
+	baseline := filepath.Join(t.TempDir(), "baseline.json")
+	if data, err := json.Marshal(result); err != nil || os.WriteFile(baseline, data, 0o644) != nil {
+		t.Fatal(err)
+	}
+	var report bytes.Buffer
+	if err := run(context.Background(), []string{"report", file, baseline}, &report, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^\| creates \(/s\) \| \S+ \| \S+ \| 1× \| ≥ 3× \|$`).MatchString(report.String()) {
+		t.Errorf("report of a run against itself:\n%s", report.String())
+	}
+	var chart bytes.Buffer
+	if err := run(context.Background(), []string{"chart", file, baseline}, &chart, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	dec := xml.NewDecoder(&chart)
+	bars := 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("the chart is not XML: %v", err)
+		}
+		if e, ok := tok.(xml.StartElement); ok && e.Name.Local == "rect" {
+			bars++
+		}
+	}
+	if bars < 5 { // the background and a bar per metric
+		t.Errorf("the chart has %d rectangles", bars)
 	}
 }
 

@@ -12,10 +12,19 @@
 //	go run ./final/cmd/loadtest compare final.json kube-apiserver.json
 //
 // The phases, in their default order: coldstart (with --exec: from exec to
-// /readyz answering 200), create, get, update (each client its own object),
-// update-shared (every client on one object, retrying on 409 Conflict), list
-// and list-paged (--list-size objects, whole and in pages), watch (fan-out:
-// every write to every watcher, and how long it took to get there).
+// /readyz answering 200), create, get, ceiling (the get load against a
+// fixed-JSON Go HTTPS server in this process: the fastest any server here
+// can answer), update (each client its own object), update-shared (every
+// client on one object, retrying on 409 Conflict), list and list-paged
+// (--list-size objects, whole and in pages), watch (fan-out: every write to
+// every watcher, and how long it took to get there). Two more run only when
+// named: list-page (single pages, to compare a 10,000- and a 100,000-object
+// store) and leases (--leases Leases renewed every --lease-period for
+// --lease-duration: does latency or the database drift?).
+//
+// loadtest report and loadtest chart read several runs' JSON and print the
+// medians of each server as a Markdown table, or draw them as SVG;
+// perf.sh, beside this file, runs the whole comparison in one command.
 package main
 
 import (
@@ -52,8 +61,15 @@ func main() {
 
 // run is the whole tool, with its arguments and outputs, for the tests.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "compare" {
-		return compareFiles(stdout, args[1:])
+	if len(args) > 0 {
+		switch args[0] {
+		case "compare":
+			return compareFiles(stdout, args[1:])
+		case "report":
+			return reportFiles(stdout, args[1:])
+		case "chart":
+			return chartFiles(stdout, args[1:])
+		}
 	}
 	cfg, err := parseFlags(args, stderr)
 	if err != nil {
@@ -74,7 +90,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 
 // allPhases are the phases in the order they run by default: each leaves
 // what the next may use (the objects create made are what get reads).
-var allPhases = []string{"coldstart", "create", "get", "update", "update-shared", "list", "list-paged", "watch"}
+var allPhases = []string{"coldstart", "create", "get", "ceiling", "update", "update-shared", "list", "list-paged", "watch"}
+
+// extraPhases run only when --phases names them.
+var extraPhases = []string{"list-page", "leases"}
 
 // config is the command line.
 type config struct {
@@ -91,6 +110,10 @@ type config struct {
 	pageSize      int
 	pids          []int
 	exec          string
+	leases        int
+	leasePeriod   time.Duration
+	leaseDuration time.Duration
+	dataFile      string
 	readyURL      string
 	execLog       string
 	jsonFile      string
@@ -136,11 +159,16 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.IntVar(&c.clients, "clients", 16, "clients at once, each with its own connection")
 	fs.IntVar(&c.objects, "objects", 10000, "ConfigMaps (1 KiB) the create phase creates")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "how long each of get, update, update-shared, list and list-paged runs")
-	fs.StringVar(&phases, "phases", "", "comma-separated phases to run, in order, of "+strings.Join(allPhases, ",")+" (default: all; coldstart only with --exec)")
+	fs.StringVar(&phases, "phases", "", "comma-separated phases to run, in order, of "+strings.Join(append(allPhases, extraPhases...), ",")+
+		" (default: all but "+strings.Join(extraPhases, " and ")+"; coldstart only with --exec)")
 	fs.IntVar(&c.watchers, "watchers", 1000, "watches the watch phase opens")
 	fs.IntVar(&c.watchEvents, "watch-events", 100, "objects the watch phase writes, each to reach every watcher")
 	fs.IntVar(&c.listSize, "list-size", 10000, "objects in the namespace when the list phases run (more are created if needed)")
-	fs.IntVar(&c.pageSize, "page-size", 500, "limit of each request of the list-paged phase")
+	fs.IntVar(&c.pageSize, "page-size", 500, "limit of each request of the list-paged and list-page phases")
+	fs.IntVar(&c.leases, "leases", 1000, "Leases the leases phase renews")
+	fs.DurationVar(&c.leasePeriod, "lease-period", 2*time.Second, "how often the leases phase renews each Lease")
+	fs.DurationVar(&c.leaseDuration, "lease-duration", 30*time.Second, "how long the leases phase runs (10m shows whether compaction keeps up)")
+	fs.StringVar(&c.dataFile, "data-file", "", "the server's SQLite database (final's <data-dir>/state.db): the leases phase reports its size")
 	fs.Var(pidList{&c.pids}, "pid", "server process to sample RSS and CPU of, per phase; repeat or separate with commas to sum several (kube-apiserver and etcd)")
 	fs.StringVar(&c.exec, "exec", "", "command line that starts the server, for the coldstart phase; it is stopped (SIGTERM) at the end")
 	fs.StringVar(&c.readyURL, "ready-url", "", "URL that answers 200 once the --exec server is ready (default: --server's /readyz)")
@@ -155,8 +183,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	if (c.creds.cert == "") != (c.creds.key == "") {
 		return c, errors.New("--cert and --key go together")
 	}
-	if c.clients < 1 || c.objects < 0 || c.watchers < 0 || c.watchEvents < 0 || c.listSize < 0 || c.pageSize < 1 || c.duration <= 0 {
-		return c, errors.New("--clients, --page-size and --duration must be positive; counts must not be negative")
+	if c.clients < 1 || c.objects < 0 || c.watchers < 0 || c.watchEvents < 0 || c.listSize < 0 || c.pageSize < 1 || c.duration <= 0 ||
+		c.leases < 1 || c.leasePeriod <= 0 || c.leaseDuration <= 0 {
+		return c, errors.New("--clients, --page-size, --leases and the durations must be positive; counts must not be negative")
 	}
 	c.server = strings.TrimSuffix(c.server, "/")
 	if c.readyURL == "" {
@@ -177,8 +206,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		return c, nil
 	}
 	for _, p := range strings.Split(phases, ",") {
-		if !slices.Contains(allPhases, p) {
-			return c, fmt.Errorf("unknown phase %q: the phases are %s", p, strings.Join(allPhases, ","))
+		if !slices.Contains(allPhases, p) && !slices.Contains(extraPhases, p) {
+			return c, fmt.Errorf("unknown phase %q: the phases are %s", p, strings.Join(append(allPhases, extraPhases...), ","))
 		}
 		if p == "coldstart" && c.exec == "" {
 			return c, errors.New("the coldstart phase needs --exec")
@@ -206,6 +235,9 @@ func (lt *loadTest) run(ctx context.Context) (_ *Result, err error) {
 	result := &Result{Server: cfg.server, Label: cfg.label, Started: time.Now().UTC(), LoadAverage: [2]string{loadAverage()}, Params: Params{
 		Clients: cfg.clients, Objects: cfg.objects, ObjectBytes: objectSize, Duration: cfg.duration.String(),
 		ListSize: cfg.listSize, PageSize: cfg.pageSize, Watchers: cfg.watchers, WatchEvents: cfg.watchEvents, Phases: cfg.phases}}
+	if slices.Contains(cfg.phases, "leases") {
+		result.Params.Leases, result.Params.LeasePeriod = cfg.leases, cfg.leasePeriod.String()
+	}
 
 	defer func() { result.LoadAverage[1] = loadAverage() }()
 
@@ -261,6 +293,10 @@ func (lt *loadTest) run(ctx context.Context) (_ *Result, err error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+	}
+	// What the server holds on to once the load is over.
+	if result.AfterRun, err = startSampling(lt.pids).finish(); err != nil {
+		return nil, err
 	}
 	return result, nil
 }
@@ -344,6 +380,15 @@ func (lt *loadTest) report(p *PhaseResult) {
 	}
 	if w := p.Watch; w != nil {
 		fmt.Fprintf(&b, "  delivered %d/%d", w.Delivered, w.Expected)
+	}
+	if l := p.Leases; l != nil && len(l.Windows) > 0 {
+		first, last := l.Windows[0], l.Windows[len(l.Windows)-1]
+		if first.Latency != nil && last.Latency != nil {
+			fmt.Fprintf(&b, "  p99 first window %.2fms, last %.2fms", first.Latency.P99, last.Latency.P99)
+		}
+		if last.DataBytes > 0 {
+			fmt.Fprintf(&b, ", database %.1f MiB", mib(last.DataBytes))
+		}
 	}
 	if p.Conflicts > 0 {
 		fmt.Fprintf(&b, "  conflicts %d", p.Conflicts)

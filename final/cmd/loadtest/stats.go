@@ -19,6 +19,7 @@ type Result struct {
 	LoadAverage   [2]string     `json:"loadAverage"` // the machine's, at the start and at the end
 	Params        Params        `json:"params"`
 	IdleServer    *Usage        `json:"idleServer,omitempty"` // RSS before the first load phase
+	AfterRun      *Usage        `json:"afterRun,omitempty"`   // RSS after the last phase
 	Phases        []PhaseResult `json:"phases"`
 }
 
@@ -33,6 +34,8 @@ type Params struct {
 	PageSize    int      `json:"pageSize"`
 	Watchers    int      `json:"watchers"`
 	WatchEvents int      `json:"watchEvents"`
+	Leases      int      `json:"leases,omitempty"`
+	LeasePeriod string   `json:"leasePeriod,omitempty"`
 	Phases      []string `json:"phases"`
 	PIDs        []int    `json:"pids,omitempty"`
 }
@@ -55,7 +58,8 @@ type PhaseResult struct {
 	Pages      int      `json:"pages,omitempty"` // responses one paged list took
 	Bytes      int      `json:"bytes,omitempty"` // what one list's responses weighed
 
-	Watch *WatchResult `json:"watch,omitempty"`
+	Watch  *WatchResult `json:"watch,omitempty"`
+	Leases *LeaseResult `json:"leases,omitempty"`
 
 	ServerUsage      *Usage  `json:"serverUsage,omitempty"`
 	ClientCPUSeconds float64 `json:"clientCpuSeconds"` // the tool's own CPU: it shares the machine

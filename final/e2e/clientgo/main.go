@@ -131,6 +131,7 @@ func (s *session) steps() []step {
 		{"RESTMapper maps the CRD's kind", s.mapWidget},
 		{"dynamic create and list custom objects", s.createWidgets},
 		{"dynamic merge patch", s.patchWidget},
+		{"dynamic server-side apply: create, conflict, force", s.applyConfigMap},
 		{"dynamic UpdateStatus", s.updateWidgetStatus},
 		{"informer syncs and sees add, update, delete", s.informer},
 		{"watch resumed from a resourceVersion", s.watchResume},
@@ -709,6 +710,37 @@ func (s *session) patchWidget(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("generation %d after a spec change, want 2", patched.GetGeneration())
 	}
 	return "size 2, color removed, label added, generation 2", nil
+}
+
+// applyConfigMap applies an unstructured ConfigMap as two managers: the
+// first apply creates it, the second manager's change of a field the first
+// owns is a conflict until it forces it.
+func (s *session) applyConfigMap(ctx context.Context) (string, error) {
+	client := s.dynamic.Resource(corev1.SchemeGroupVersion.WithResource("configmaps")).Namespace(s.ns)
+	config := func(color string) *unstructured.Unstructured {
+		return &unstructured.Unstructured{Object: map[string]any{"apiVersion": "v1", "kind": "ConfigMap",
+			"metadata": map[string]any{"name": "applied"}, "data": map[string]any{"color": color}}}
+	}
+	created, err := client.Apply(ctx, "applied", config("blue"), metav1.ApplyOptions{FieldManager: "e2e-first"})
+	if err != nil {
+		return "", fmt.Errorf("the first apply: %w", err)
+	}
+	if m := created.GetManagedFields(); len(m) != 1 || m[0].Manager != "e2e-first" || m[0].Operation != metav1.ManagedFieldsOperationApply {
+		return "", fmt.Errorf("managedFields after the first apply: %+v", m)
+	}
+	_, err = client.Apply(ctx, "applied", config("red"), metav1.ApplyOptions{FieldManager: "e2e-second"})
+	if !apierrors.IsConflict(err) || !strings.Contains(err.Error(), `conflict with "e2e-first": .data.color`) {
+		return "", fmt.Errorf("a second manager's change: %v, want a conflict over .data.color", err)
+	}
+	forced, err := client.Apply(ctx, "applied", config("red"), metav1.ApplyOptions{FieldManager: "e2e-second", Force: true})
+	if err != nil {
+		return "", fmt.Errorf("the forced apply: %w", err)
+	}
+	color, _, _ := unstructured.NestedString(forced.Object, "data", "color")
+	if color != "red" || len(forced.GetManagedFields()) != 1 || forced.GetManagedFields()[0].Manager != "e2e-second" {
+		return "", fmt.Errorf("after forcing: color %q, managedFields %+v", color, forced.GetManagedFields())
+	}
+	return "created by e2e-first; e2e-second conflicts over .data.color, then forces and owns it", nil
 }
 
 // updateWidgetStatus writes status through the status subresource, which
