@@ -38,7 +38,7 @@ const (
 )
 
 // The tools the guides' commands use.
-var consoleTools = []string{"bash", "kubectl", "curl", "sqlite3", "jq", "python3", "openssl"}
+var consoleTools = []string{"bash", "kubectl", "curl", "sqlite3", "jq", "python3", "openssl", "etcd"}
 
 func TestConsole(t *testing.T) {
 	for _, tool := range consoleTools {
