@@ -101,8 +101,8 @@ func combine(a, b *Set, keep func(inA, inB bool) bool) *Set {
 	out := &Set{member: keep(a != nil && a.member, b != nil && b.member)}
 	add := func(pe string, ca, cb *Set) {
 		if c := combine(ca, cb, keep); c.member || len(c.children) > 0 { // it has no empty children
-			if out.children == nil {
-				out.children = map[string]*Set{}
+			if out.children == nil { // sized for the common case, a and b alike
+				out.children = make(map[string]*Set, max(childCount(a), childCount(b)))
 			}
 			out.children[pe] = c
 		}
@@ -124,6 +124,13 @@ func combine(a, b *Set, keep func(inA, inB bool) bool) *Set {
 		}
 	}
 	return out
+}
+
+func childCount(s *Set) int {
+	if s == nil {
+		return 0
+	}
+	return len(s.children)
 }
 
 // Paths lists the set's paths, each as its elements, in
@@ -154,7 +161,7 @@ func (s *Set) Paths() [][]string {
 
 // FieldsV1 is the set as metadata.managedFields holds it.
 func (s *Set) FieldsV1() map[string]any {
-	out := map[string]any{}
+	out := make(map[string]any, len(s.children)+1)
 	if s.member && len(s.children) > 0 {
 		out["."] = map[string]any{}
 	}

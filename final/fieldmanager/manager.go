@@ -298,10 +298,18 @@ func (o *Operation) update(m managed, live, obj map[string]any, manager string) 
 	if err != nil {
 		return err
 	}
-	changed := o.filter(c.Modified.Union(c.Added))
+	// filter makes new sets, so c's may be used as they are: a create
+	// modifies nothing, and most updates remove nothing.
+	changed := c.Added
+	if !c.Modified.Empty() {
+		changed = c.Modified.Union(c.Added)
+	}
+	changed = o.filter(changed)
 	removed := o.filter(c.Removed)
 	for id, e := range m {
-		e.fields = e.fields.Difference(changed).Difference(removed)
+		if e.fields = e.fields.Difference(changed); !removed.Empty() {
+			e.fields = e.fields.Difference(removed)
+		}
 		if e.fields.Empty() {
 			delete(m, id)
 		}

@@ -155,11 +155,20 @@ func (c *Comparison) walk(path []string, s *Schema, l, r any, hasL, hasR bool) e
 	}
 	switch {
 	case lIsMap && rIsMap && !s.atomic() && len(lm)+len(rm) > 0:
-		for k := range union(lm, rm) {
-			lv, inL := lm[k]
+		// Every key of either side, each once: l's, then those only r has.
+		for k, lv := range lm {
 			rv, inR := rm[k]
 			cs, _ := s.field(k)
-			if err := c.walk(with(path, fieldElement(k)), cs, lv, rv, inL, inR); err != nil {
+			if err := c.walk(with(path, fieldElement(k)), cs, lv, rv, true, inR); err != nil {
+				return err
+			}
+		}
+		for k, rv := range rm {
+			if _, inL := lm[k]; inL {
+				continue
+			}
+			cs, _ := s.field(k)
+			if err := c.walk(with(path, fieldElement(k)), cs, nil, rv, false, true); err != nil {
 				return err
 			}
 		}
@@ -253,17 +262,6 @@ func first(items []any) any {
 		return nil
 	}
 	return items[0]
-}
-
-func union(a, b map[string]any) map[string]bool {
-	keys := make(map[string]bool, len(a)+len(b))
-	for k := range a {
-		keys[k] = true
-	}
-	for k := range b {
-		keys[k] = true
-	}
-	return keys
 }
 
 // Merge returns live with config merged in: maps and structs merge field by

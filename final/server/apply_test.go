@@ -162,13 +162,7 @@ func TestServerSideApply(t *testing.T) {
 // kubectl apply --server-side: a second apply changes nothing, another
 // manager's change is a conflict, --force-conflicts takes the field.
 func TestKubectlServerSideApply(t *testing.T) {
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("kubectl is required under CI=true: %v", err)
-		}
-		t.Skip("kubectl not found")
-	}
+	kubectl := requireKubectl(t)
 	ts := startServer(t)
 	run := func(stdin string, args ...string) (string, error) {
 		t.Helper()

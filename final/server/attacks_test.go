@@ -11,8 +11,6 @@ import (
 	"fmt"
 	"math/big"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -413,13 +411,7 @@ func TestAttacks(t *testing.T) {
 	t.Logf("%d attacks, each refused with Kubernetes' code and reason, nothing changed", len(attacks))
 
 	// kubectl logs in with an ID token as with any bearer token.
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("kubectl is required under CI=true: %v", err)
-		}
-		t.Skip("kubectl not found")
-	}
+	kubectl := requireKubectl(t)
 	k := &seedKubectl{t: t, kubectl: kubectl, ts: s.testServer}
 	out, stderr, code := k.withToken(janeToken, "auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
 	if code != 0 || out != s.issuer.URL+"#jane" {

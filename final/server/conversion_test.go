@@ -111,13 +111,7 @@ func TestHorizontalPodAutoscalerVersions(t *testing.T) {
 
 // kubectl autoscale, kubectl get hpa, and the same object in v1.
 func TestKubectlHorizontalPodAutoscaler(t *testing.T) {
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("kubectl is required under CI=true: %v", err)
-		}
-		t.Skip("kubectl not found")
-	}
+	kubectl := requireKubectl(t)
 	ts := startServer(t)
 	run := func(args ...string) string {
 		t.Helper()

@@ -324,13 +324,7 @@ func TestCRDsSurviveARestart(t *testing.T) {
 
 // kubectl applies a CRD, waits for it, and uses the new kind like a built-in.
 func TestKubectlCustomResources(t *testing.T) {
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("kubectl is required under CI=true: %v", err)
-		}
-		t.Skip("kubectl not found")
-	}
+	kubectl := requireKubectl(t)
 	ts := startServer(t)
 	run := func(stdin string, args ...string) (string, error) {
 		cmd := exec.Command(kubectl, args...)

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -217,13 +216,7 @@ func upgradeThroughProxy(t *testing.T, ts *testServer, path string) {
 // kubectl get --raw reaches a Service's backend through the proxy, by
 // port number and by port name.
 func TestKubectlServiceProxy(t *testing.T) {
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("kubectl is required under CI=true: %v", err)
-		}
-		t.Skip("kubectl not found")
-	}
+	kubectl := requireKubectl(t)
 	ts := startServer(t)
 	backend := startProxyBackend(t)
 	_, port, _ := net.SplitHostPort(backend.Listener.Addr().String())

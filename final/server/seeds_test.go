@@ -88,13 +88,7 @@ func seedFile(t *testing.T, name string) string {
 // written, each doing what it shows in Kubernetes. One server, started with
 // the seeds' audit policy, serves them all; its log is read last.
 func TestSeedManifests(t *testing.T) {
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("kubectl is required under CI=true: %v", err)
-		}
-		t.Skip("kubectl not found")
-	}
+	kubectl := requireKubectl(t)
 	auditLog := filepath.Join(t.TempDir(), "audit.log")
 	ts := startServer(t, "--audit-policy-file="+seedFile(t, "audit-policy.yaml"), "--audit-log-path="+auditLog)
 

@@ -27,6 +27,20 @@ type testServer struct {
 	srv      *Server // in-process servers only
 }
 
+// requireKubectl returns kubectl's path. Without kubectl the test skips,
+// but under CI=true it fails: CI must not pass by skipping.
+func requireKubectl(t *testing.T) string {
+	t.Helper()
+	kubectl, err := exec.LookPath("kubectl")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("kubectl is required under CI=true: %v", err)
+		}
+		t.Skip("kubectl not found")
+	}
+	return kubectl
+}
+
 // startServer starts a server on a new data directory, or on the one a
 // --data-dir argument names (a restart on the same state). Stopping it twice
 // is fine: t.Cleanup stops it too.
@@ -198,13 +212,7 @@ func TestUnknownFlagsAreErrors(t *testing.T) {
 
 // A scripted kubectl session, as a user would type it.
 func TestKubectlSession(t *testing.T) {
-	kubectl, err := exec.LookPath("kubectl")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("kubectl is required under CI=true: %v", err)
-		}
-		t.Skip("kubectl not found")
-	}
+	kubectl := requireKubectl(t)
 	ts := startServer(t)
 	run := func(stdin string, args ...string) string {
 		t.Helper()

@@ -5,13 +5,16 @@
 #
 # compare (the default) runs ROUNDS rounds (default 3) of the same load (every default phase of
 # loadtest) against
-#   final            on its embedded SQLite store, durable (synchronous=FULL), fresh data directory
+#   final            on its embedded SQLite store, durable (synchronous=FULL), fresh store,
+#                    certificates made beforehand (as kube-apiserver's)
 #   final-etcd       final with --etcd-servers, on a fresh etcd
 #   kube-apiserver   the real one, on a fresh etcd
 # each started by loadtest itself (--exec), so that its cold start is measured too, and each
 # measured with its etcd's CPU and memory summed in (--pid). It writes
 #   OUT/<label>-<round>.json   every run      OUT/report.md   medians, min–max, advantages
 #   OUT/chart.svg              the advantages, drawn
+#   OUT/coldstart-new-dir.md   final's cold start on an empty data directory, its certificates
+#                              made as it starts (from OUT/coldstart-new-dir-<round>.json)
 # scale runs final with 10,000 and then 100,000 objects (get, and single pages of a list);
 # leases renews 1,000 Leases every 2 s for 10 minutes (LEASE_DURATION) with compaction every
 # minute, and reports the latency and the database's size window by window.
@@ -50,15 +53,36 @@ go build -o "$WORK/loadtest" ./final/cmd/loadtest
 TOKEN=$(openssl rand -hex 24)
 echo "$TOKEN,admin,uid-admin,\"system:masters\"" > "$WORK/tokens.csv"
 
+# final's certificates, made beforehand as kube-apiserver's are. final makes its credentials
+# (CA, serving and client certificates, keys, kubeconfigs) on its first start and reuses those
+# it finds, so it is started once here and stopped, and its store (state.db with its -wal,
+# -shm and .lock) removed: each run then starts on a copy of these credentials and no store,
+# as kube-apiserver starts on a fresh etcd with certificates made by openssl.
+make_final_credentials() {
+  local d="$WORK/final-credentials" pid
+  "$WORK/final" --data-dir="$d" --secure-port=$FINAL_PORT --token-auth-file="$WORK/tokens.csv" \
+    > "$WORK/final-credentials.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 300); do curl -skf "https://127.0.0.1:$FINAL_PORT/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  rm -f "$d/state.db" "$d/state.db-wal" "$d/state.db-shm" "$d/state.db.lock"
+  [ -s "$d/ca.crt" ] || { echo "perf.sh: final made no credentials; see $WORK/final-credentials.log" >&2; exit 1; }
+}
+
+# fresh_final_dir DIR makes DIR a data directory with the credentials and no store.
+fresh_final_dir() { rm -rf "$1"; cp -a "$WORK/final-credentials" "$1"; }
+
 # final_run LABEL JSON FLAGS... runs loadtest against a fresh final on SQLite.
 final_run() {
   local label=$1 json=$2 d="$WORK/final-data"; shift 2
-  rm -rf "$d"
+  fresh_final_dir "$d"
   "$WORK/loadtest" --label "$label" --server "https://127.0.0.1:$FINAL_PORT" --ca "$d/ca.crt" --token "$TOKEN" \
     --exec "$WORK/final --data-dir=$d --secure-port=$FINAL_PORT --token-auth-file=$WORK/tokens.csv ${FINAL_FLAGS:-}" \
     --data-file "$d/state.db" --json "$json" "$@" ||
     echo "perf.sh: loadtest $label failed; its JSON, if written, is kept" >&2
 }
+
+make_final_credentials
 
 # shellcheck disable=SC2086 # LOADTEST_FLAGS is a list of flags
 case $MODE in
@@ -100,8 +124,15 @@ for round in $(seq "$ROUNDS"); do
   echo "round $round of $ROUNDS: final (SQLite)" >&2
   final_run final "$OUT/final-$round.json" ${LOADTEST_FLAGS:-}
 
+  # Apart from the table: final's cold start on an empty data directory, its credentials
+  # made as it starts (kube-apiserver would need openssl first).
+  D="$WORK/final-new"; rm -rf "$D"
+  "$WORK/loadtest" --label final-new-dir --phases coldstart --server "https://127.0.0.1:$FINAL_PORT" --ca "$D/ca.crt" \
+    --token "$TOKEN" --exec "$WORK/final --data-dir=$D --secure-port=$FINAL_PORT --token-auth-file=$WORK/tokens.csv" \
+    --json "$OUT/coldstart-new-dir-$round.json" || echo "perf.sh: cold start on an empty data directory failed" >&2
+
   echo "round $round of $ROUNDS: final on etcd" >&2
-  D="$WORK/final-data"; rm -rf "$D"; start_etcd
+  D="$WORK/final-data"; fresh_final_dir "$D"; start_etcd
   "$WORK/loadtest" --label final-etcd --server "https://127.0.0.1:$FINAL_PORT" --ca "$D/ca.crt" --token "$TOKEN" \
     --exec "$WORK/final --data-dir=$D --secure-port=$FINAL_PORT --token-auth-file=$WORK/tokens.csv --etcd-servers=http://127.0.0.1:$ETCD_PORT" \
     --pid "$ETCD_PID" --json "$OUT/final-etcd-$round.json" ${LOADTEST_FLAGS:-}
@@ -124,5 +155,6 @@ done
 RUNS=("$OUT"/final-[0-9]*.json "$OUT"/final-etcd-[0-9]*.json "$OUT"/kube-apiserver-[0-9]*.json)
 "$WORK/loadtest" report "${RUNS[@]}" > "$OUT/report.md"
 "$WORK/loadtest" chart "${RUNS[@]}" > "$OUT/chart.svg"
-cat "$OUT/report.md"
+"$WORK/loadtest" report "$OUT"/coldstart-new-dir-*.json > "$OUT/coldstart-new-dir.md" || true
+cat "$OUT/report.md" "$OUT/coldstart-new-dir.md"
 echo "results in $OUT" >&2

@@ -2,11 +2,13 @@
 // opened from its current resourceVersion, then --watch-events objects
 // created. Every watcher must receive every one of them, exactly once; the
 // delay of each (watcher, event) runs from just before the write was sent
-// to when the watcher decoded it, so it holds the write itself, the fan-out,
+// to when the watcher read it, so it holds the write itself, the fan-out,
 // and the stream's way to the client.
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -169,11 +171,51 @@ func (lt *loadTest) writeForWatchers(ctx context.Context, sent []time.Duration, 
 
 // watchEvent is what a watcher reads of an event.
 type watchEvent struct {
-	Type   string `json:"type"`
-	Object struct {
-		Metadata objectMeta `json:"metadata"`
-		Message  string     `json:"message"` // of an ERROR event's Status
-	} `json:"object"`
+	typ, name string
+	message   string // of an ERROR event's Status
+}
+
+// readEvent reads one event's line: its type and name with eventHead when
+// it can, by decoding the line when eventHead cannot or the event is an
+// ERROR, whose Status message the report should show.
+func readEvent(line []byte) (watchEvent, error) {
+	if typ, name, ok := eventHead(line); ok && typ != "ERROR" {
+		return watchEvent{typ: typ, name: name}, nil
+	}
+	var ev struct {
+		Type   string `json:"type"`
+		Object struct {
+			Metadata objectMeta `json:"metadata"`
+			Message  string     `json:"message"`
+		} `json:"object"`
+	}
+	if err := json.Unmarshal(line, &ev); err != nil {
+		return watchEvent{}, fmt.Errorf("decoding an event: %w", err)
+	}
+	return watchEvent{typ: ev.Type, name: ev.Object.Metadata.Name, message: ev.Object.Message}, nil
+}
+
+// readLine returns the next line without its newline, skipping empty ones.
+// It is r's own buffer when the line fits, *long (reused) when it does not;
+// either way only until the next call.
+func readLine(r *bufio.Reader, long *[]byte) ([]byte, error) {
+	for {
+		line, err := r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			*long = append((*long)[:0], line...)
+			for errors.Is(err, bufio.ErrBufferFull) {
+				line, err = r.ReadSlice('\n')
+				*long = append(*long, line...)
+			}
+			line = *long
+		}
+		if err != nil {
+			return nil, err
+		}
+		if line = bytes.TrimSpace(line); len(line) > 0 {
+			return line, nil
+		}
+	}
 }
 
 // watch opens the watch, says so on opened, and reads events until ctx
@@ -190,24 +232,31 @@ func (w *watcher) watch(ctx context.Context, c *client, namespace, resourceVersi
 		return
 	}
 	defer resp.Body.Close()
-	dec := json.NewDecoder(resp.Body)
+	// Both kube-apiserver and final end each JSON event with a newline.
+	r := bufio.NewReaderSize(resp.Body, 16<<10)
+	var long []byte
 	for {
-		var ev watchEvent
-		if err := dec.Decode(&ev); err != nil {
+		line, err := readLine(r, &long)
+		if err != nil {
 			if ctx.Err() == nil {
 				w.err = fmt.Errorf("watch ended: %w", err)
 			}
 			return
 		}
+		ev, err := readEvent(line)
+		if err != nil {
+			w.err = fmt.Errorf("watch ended: %w", err)
+			return
+		}
 		at := time.Since(start)
-		switch ev.Type {
+		switch ev.typ {
 		case "BOOKMARK":
 			w.bookmarks++
 		case "ERROR":
-			w.err = fmt.Errorf("watch ended by an ERROR event: %s", ev.Object.Message)
+			w.err = fmt.Errorf("watch ended by an ERROR event: %s", ev.message)
 			return
 		case "ADDED":
-			i, ok := watchIndex(ev.Object.Metadata.Name)
+			i, ok := watchIndex(ev.name)
 			if !ok || i >= len(w.received) {
 				continue
 			}
