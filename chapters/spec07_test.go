@@ -74,8 +74,13 @@ func (s *server) watchStream(t *testing.T, ctx context.Context, path string) <-c
 
 // collect reads events until want of them arrived, the stream ended, or 10 s passed.
 func collect(events <-chan event, want int) []event {
+	return collectWithin(events, want, 10*time.Second)
+}
+
+// collectWithin is collect with a deadline of the caller's choice.
+func collectWithin(events <-chan event, want int, limit time.Duration) []event {
 	var got []event
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(limit)
 	for len(got) < want {
 		select {
 		case ev, ok := <-events:
@@ -362,8 +367,10 @@ func checkSlowWatcher(t *testing.T, s *server) {
 			}
 		}()
 	}
-	// The healthy watcher gets every event while the writes go on.
-	got := collect(healthy, writes)
+	// The healthy watcher gets every event while the writes go on. 1500
+	// durable writes of 16 KiB take a while on a busy machine: the deadline
+	// is generous, since only a missing event is a failure here.
+	got := collectWithin(healthy, writes, 2*time.Minute)
 	wg.Wait()
 	if len(got) != writes {
 		t.Errorf("the healthy watcher got %d of %d events", len(got), writes)

@@ -3,7 +3,8 @@
 // send the stored bytes (store.AppendJSON) instead of decoding every object
 // into maps and encoding it again. A list of 10,000 ConfigMaps is written
 // item by item into the response, never built as one value; a watch event
-// costs each watcher a copy of the object, not a decode and an encode.
+// is encoded once and its bytes written by every watcher, not decoded and
+// encoded by each.
 // Tables, selectors (on watches) and resources whose objects are converted
 // on the way out (a version other than the storage version) take the general path.
 package apiserver
@@ -87,14 +88,13 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 }
 
 // writeStored writes a watch event whose object is as stored, as
-// json.Encoder writes the others; false if the client is gone.
-func writeStored(w io.Writer, eventType string, kv storage.KeyValue) bool {
-	if _, err := io.WriteString(w, `{"type":"`+eventType+`","object":`); err != nil {
-		return false
+// json.Encoder writes the others; false if the client is gone. The line is
+// the one all the watchers of the change share (store.Event.Line).
+func writeStored(w io.Writer, ev store.Event) bool {
+	line, err := ev.Line()
+	if err != nil {
+		return false // a value that does not decode: the client lists again
 	}
-	if store.WriteJSON(w, kv) != nil {
-		return false
-	}
-	_, err := io.WriteString(w, "}\n")
+	_, err = w.Write(line)
 	return err == nil
 }

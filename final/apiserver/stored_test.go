@@ -8,6 +8,7 @@ import (
 
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/storage"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/store"
 )
 
 // A list written from stored bytes reads exactly as the list encoded from
@@ -39,7 +40,7 @@ func TestStoredListReadsAsTheEncodedList(t *testing.T) {
 		}
 	}
 	var event bytes.Buffer
-	if !writeStored(&event, "ADDED", kvs[1]) {
+	if !writeStored(&event, store.Event{Type: "ADDED", Stored: &kvs[1]}) {
 		t.Fatal("writeStored failed")
 	}
 	var wantEvent bytes.Buffer

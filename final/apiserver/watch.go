@@ -131,7 +131,7 @@ func (s *APIServer) serveWatch(w http.ResponseWriter, r *http.Request, res *regi
 		}
 	}
 	// Unfiltered and sent as stored, the events carry the objects' bytes
-	// (stored.go): each watcher copies them, not decodes and encodes them.
+	// (stored.go): the watchers of a change write one shared encoding of it.
 	watch := s.Store.Watch
 	if sendsStored(res, r) && noSelectors(r) {
 		watch = s.Store.WatchStored
@@ -199,7 +199,7 @@ func (s *APIServer) serveWatch(w http.ResponseWriter, r *http.Request, res *regi
 			}
 			sent = ev.Revision
 			if ev.Stored != nil {
-				if !writeStored(w, ev.Type, *ev.Stored) {
+				if !writeStored(w, ev) {
 					return
 				}
 			} else if eventType, obj, ok := filtered(ev, o.match); ok {

@@ -32,6 +32,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 // KeyValue is one key as of a revision.
@@ -73,6 +74,28 @@ type Event struct {
 	Type   EventType
 	KV     KeyValue
 	PrevKV *KeyValue
+	// Frame, set by the watch cache, is shared by all of its watchers that
+	// receive this change; nil for the storage's own watches.
+	Frame *Frame
+}
+
+// Frame is a change's bytes on the wire, encoded once for all the watchers
+// that send it in the same form. A thousand watchers of a namespace then
+// cost one encoding per change, not a thousand: each writes the same bytes.
+// Kubernetes' watch cache does the same with its cachingObject, which keeps
+// one serialization per encoding. What the bytes are is the caller's
+// (final/store); a Frame holds them for one form only.
+type Frame struct {
+	once sync.Once
+	data []byte
+	err  error
+}
+
+// Bytes returns the frame, encoding it the first time; every call returns
+// what that first encode returned. The bytes are shared: do not modify them.
+func (f *Frame) Bytes(encode func() ([]byte, error)) ([]byte, error) {
+	f.once.Do(func() { f.data, f.err = encode() })
+	return f.data, f.err
 }
 
 // IsCreate tells a create from an update, as etcd's mvccpb.Event does.

@@ -10,7 +10,8 @@
 //
 // Kubernetes avoids the same cost differently: its watch cache keeps decoded
 // objects and caches each event's encoding for all the watchers that want
-// the same format (k8s.io/apiserver's cachingObject).
+// the same format (k8s.io/apiserver's cachingObject). Our watch cache shares
+// each change's line the same way (storage.Frame, Event.Line), spliced here once.
 package store
 
 import (

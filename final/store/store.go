@@ -450,6 +450,28 @@ type Event struct {
 	// Stored is the object after the change as stored (see WriteJSON),
 	// set by WatchStored instead of Object and Previous.
 	Stored *storage.KeyValue
+	frame  *storage.Frame // Stored's line, shared by the watch cache's watchers (Line)
+}
+
+// Line is an event from WatchStored as a watch sends it, the JSON line
+// {"type":"ADDED","object":{…}} that json.Encoder writes for the decoded
+// object. Through the watch cache, it is encoded once per change and shared
+// by every watcher that sends it (storage.Frame); a watch of the storage
+// encodes its own. The bytes may be shared: do not modify them.
+func (ev Event) Line() ([]byte, error) {
+	encode := func() ([]byte, error) {
+		line := make([]byte, 0, len(ev.Stored.Value)+64)
+		line = append(append(append(line, `{"type":"`...), ev.Type...), `","object":`...)
+		line, err := AppendJSON(line, *ev.Stored)
+		if err != nil {
+			return nil, err
+		}
+		return append(line, "}\n"...), nil
+	}
+	if ev.frame == nil {
+		return encode()
+	}
+	return ev.frame.Bytes(encode)
 }
 
 // Watch sends the changes to a resource's objects in a namespace ("" for
@@ -462,10 +484,10 @@ func (s *Store) Watch(ctx context.Context, res *registry.Resource, namespace str
 }
 
 // WatchStored is Watch without decoding: each event carries the object as
-// stored, for a watcher that sends the objects as they are (WriteJSON).
+// stored, for a watcher that sends the objects as they are (Line).
 func (s *Store) WatchStored(ctx context.Context, res *registry.Resource, namespace string, revision int64) (<-chan Event, error) {
 	return s.watch(ctx, res, namespace, revision, func(change storage.Event) (Event, error) {
-		return Event{Type: eventType(change), Revision: change.KV.ModRevision, Stored: &change.KV}, nil
+		return Event{Type: eventType(change), Revision: change.KV.ModRevision, Stored: &change.KV, frame: change.Frame}, nil
 	})
 }
 

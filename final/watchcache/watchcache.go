@@ -311,6 +311,10 @@ func (rc *cache) apply(ev storage.Event) {
 		rc.events[0] = change{}
 		rc.events = rc.events[1:]
 	}
+	// The watchers it goes to now share one encoding of it (storage.Frame).
+	// The window keeps it without: a watch replaying history encodes its
+	// own, and the window does not hold every change twice.
+	ev.Frame = &storage.Frame{}
 	for w := range rc.watchers {
 		if ev.KV.ModRevision <= w.after || !strings.HasPrefix(ev.KV.Key, w.prefix) {
 			continue
