@@ -341,7 +341,8 @@ func listPagePhase(ctx context.Context, lt *loadTest) (PhaseResult, error) {
 			return err
 		}
 		tokens[c.id] = list.Metadata.Continue
-		c.tally.items, c.tally.pages, c.tally.bytes = len(list.Items), 1, size
+		// The last page of a walk may be short: report the full page size.
+		c.tally.items, c.tally.pages, c.tally.bytes = max(c.tally.items, len(list.Items)), 1, max(c.tally.bytes, size)
 		return nil
 	})
 }
