@@ -135,6 +135,22 @@ func (s *APIServer) Routes() *mux.Router {
 	r.MethodNotAllowedHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		apierrors.WriteError(w, apierrors.NewMethodNotAllowed())
 	})
+	// A request that names a resource is first matched against that
+	// resource's dozen routes only: gorilla/mux tries routes one by one,
+	// and there are hundreds. A request none of them takes goes on to all.
+	byResource := map[string]*mux.Router{}
+	r.MatcherFunc(func(req *http.Request, match *mux.RouteMatch) bool {
+		info := request.RequestInfoFrom(req.Context())
+		sub := byResource[resourceKey(info.APIPrefix, info.APIGroup, info.APIVersion, info.Resource)]
+		if !info.IsResourceRequest || sub == nil {
+			return false
+		}
+		if sub.Match(req, match) && match.MatchErr == nil {
+			return true
+		}
+		*match = mux.RouteMatch{}
+		return false
+	})
 	r.HandleFunc("/version", func(w http.ResponseWriter, _ *http.Request) {
 		apierrors.WriteJSON(w, http.StatusOK, s.Version)
 	}).Methods(http.MethodGet)
@@ -147,15 +163,33 @@ func (s *APIServer) Routes() *mux.Router {
 		if res.Virtual || res.Custom != nil {
 			continue
 		}
-		collection := res.PathPrefix() + "/" + res.Name
-		if res.Namespaced {
-			r.Handle(collection, s.handleList(res)).Methods(http.MethodGet)
-			collection = res.PathPrefix() + "/namespaces/{namespace}/" + res.Name
+		sub := mux.NewRouter().SkipClean(true)
+		for _, route := range s.Handlers { // in the same order as on r
+			if route.Resource == res {
+				sub.Handle(route.Path, s.handle(route.Resource, route.Verb)).Methods(route.Method)
+			}
 		}
-		s.resourceRoutes(r, res, collection)
+		apiPrefix := "apis"
+		if res.Group == "" {
+			apiPrefix = "api"
+		}
+		byResource[resourceKey(apiPrefix, res.Group, res.Version, res.Name)] = sub
+		for _, router := range []*mux.Router{r, sub} {
+			collection := res.PathPrefix() + "/" + res.Name
+			if res.Namespaced {
+				router.Handle(collection, s.handleList(res)).Methods(http.MethodGet)
+				collection = res.PathPrefix() + "/namespaces/{namespace}/" + res.Name
+			}
+			s.resourceRoutes(router, res, collection)
+		}
 	}
 	s.customResourceRoutes(r)
 	return r
+}
+
+// resourceKey names a resource in one version, as a request names it.
+func resourceKey(apiPrefix, group, version, resource string) string {
+	return apiPrefix + "/" + group + "/" + version + "/" + resource
 }
 
 // resourceRoutes are the routes of one resource below its collection path.

@@ -239,11 +239,11 @@ func ReadObject(r *http.Request) (object.Object, error) {
 			return nil, err
 		}
 	}
-	obj, err := object.Decode(body)
+	obj, dups, err := object.DecodeWithDuplicates(body)
 	if err != nil || mediaType == protobufType { // protobuf names no field twice
 		return obj, err
 	}
-	return obj, checkDuplicateFields(r, obj, object.DuplicateFields(body))
+	return obj, checkDuplicateFields(r, obj, dups)
 }
 
 // checkDuplicateFields applies the fieldValidation parameter to the fields

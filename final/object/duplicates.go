@@ -14,6 +14,7 @@ import (
 // "spec.ports[0].name"). A document that does not parse has none.
 func DuplicateFields(body []byte) []string {
 	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber() // a number beyond float64 is no error here, as in Decode
 	var dups []string
 	var walk func(path string) error
 	walk = func(path string) error {

@@ -89,6 +89,43 @@ func ReadBody(r *http.Request, accepted ...string) (mediaType string, body []byt
 // Decode parses one JSON object; anything else is a 400 BadRequest. Numbers
 // stay json.Number, and metadata, when present, must be an object.
 func Decode(body []byte) (Object, error) {
+	obj, _, err := decode(body)
+	return obj, err
+}
+
+// DecodeWithDuplicates is Decode that also lists the fields the body names
+// twice (see DuplicateFields), for the fieldValidation parameter.
+func DecodeWithDuplicates(body []byte) (Object, []string, error) {
+	obj, dup, err := decode(body)
+	if err != nil || !dup {
+		return obj, nil, err
+	}
+	return obj, DuplicateFields(body), nil
+}
+
+// decode is Decode, and whether some field may be named twice.
+func decode(body []byte) (Object, bool, error) {
+	if obj, dup, ok := parse(body); ok {
+		if err := checkMetadata(obj); err != nil {
+			return nil, false, err
+		}
+		return obj, dup, nil
+	}
+	obj, err := decodeJSON(body)
+	return obj, true, err // the slow path does not tell: look
+}
+
+func checkMetadata(obj Object) error {
+	if m, ok := obj["metadata"]; ok {
+		if _, isMap := m.(map[string]any); !isMap {
+			return apierrors.NewBadRequest("metadata must be a JSON object")
+		}
+	}
+	return nil
+}
+
+// decodeJSON is Decode by encoding/json, for what parse leaves to it.
+func decodeJSON(body []byte) (Object, error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()
 	var obj Object
@@ -103,10 +140,8 @@ func Decode(body []byte) (Object, error) {
 	if obj == nil {
 		return nil, apierrors.NewBadRequest("the request body is not a valid JSON object: null")
 	}
-	if m, ok := obj["metadata"]; ok {
-		if _, isMap := m.(map[string]any); !isMap {
-			return nil, apierrors.NewBadRequest("metadata must be a JSON object")
-		}
+	if err := checkMetadata(obj); err != nil {
+		return nil, err
 	}
 	return obj, nil
 }

@@ -13,6 +13,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
+	"runtime"
 	"time"
 
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/audit"
@@ -42,6 +44,19 @@ func (s *Server) routes(m *metrics.Metrics) http.Handler {
 		r.PathPrefix(path + "/").Handler(h).Methods(http.MethodGet)
 	}
 	r.Handle("/metrics", m.Handler()).Methods(http.MethodGet)
+	if s.opts.Profiling {
+		// Go's own profiles: /debug/pprof/profile?seconds=N for CPU, /heap,
+		// /goroutine?debug=2. Long-running, like a watch (filters.LongRunning).
+		r.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		r.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		r.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		r.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		r.PathPrefix("/debug/pprof/").HandlerFunc(pprof.Index) // the index and the named profiles
+		if s.opts.ContentionProfiling {
+			runtime.SetBlockProfileRate(1)
+			runtime.SetMutexProfileFraction(1)
+		}
+	}
 	return r
 }
 

@@ -106,3 +106,24 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal("Run did not return")
 	}
 }
+
+// --profiling (on by default, as in kube-apiserver) serves Go's profiles
+// to whoever RBAC lets read /debug/pprof/: admins, not anonymous users.
+// --profiling=false leaves the path unrouted.
+func TestProfiling(t *testing.T) {
+	ts := startServer(t)
+	index := ts.do(t, "GET", "/debug/pprof/", "", "")
+	if index.code != 200 || !strings.Contains(index.raw, "goroutine") {
+		t.Errorf("/debug/pprof/: %d %.200s", index.code, index.raw)
+	}
+	heap := ts.do(t, "GET", "/debug/pprof/heap?debug=1", "", "")
+	if heap.code != 200 || !strings.Contains(heap.raw, "heap profile:") {
+		t.Errorf("/debug/pprof/heap: %d %.200s", heap.code, heap.raw)
+	}
+	anonymous := &tokenUser{ts: ts, client: tlsClient(t, ts.dir, nil)}
+	expect(t, anonymous.do(t, "GET", "/debug/pprof/heap", "", nil), 403, "Forbidden")
+	ts.stop()
+
+	off := startServer(t, "--profiling=false")
+	expect(t, off.do(t, "GET", "/debug/pprof/", "", ""), 404, "NotFound")
+}

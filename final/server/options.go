@@ -89,6 +89,9 @@ type Options struct {
 
 	CORSAllowedOrigins []string // regular expressions an Origin must match (final/filters' WithCORS)
 
+	Profiling           bool // serve Go's profiles under /debug/pprof/ (RBAC lets only admins read them)
+	ContentionProfiling bool // also sample mutex and blocking contention
+
 	ServiceClusterIPRange netip.Prefix      // Services' cluster IPs (final/ipalloc)
 	ServiceNodePortRange  ipalloc.PortRange // NodePort Services' node ports
 }
@@ -201,6 +204,8 @@ func ParseOptions(args []string, out io.Writer) (*Options, error) {
 	fs.DurationVar(&o.WatchBookmarkInterval, "watch-bookmark-interval", time.Minute, "how often watches that allow bookmarks get one (this project's flag)")
 	var gates []string // every --feature-gates, in order
 	fs.Func("feature-gates", features.Usage(), func(v string) error { gates = append(gates, v); return nil })
+	fs.BoolVar(&o.Profiling, "profiling", true, "serve profiles at /debug/pprof/ (to users RBAC allows)")
+	fs.BoolVar(&o.ContentionProfiling, "contention-profiling", false, "with --profiling, also profile lock contention")
 	fs.BoolVar(&o.WatchCache, "watch-cache", true, "serve watches and resourceVersion=0 lists from a cache in memory")
 	fs.DurationVar(&o.EtcdCountMetricPollPeriod, "etcd-count-metric-poll-period", time.Minute, "how often apiserver_resource_objects counts the objects of each resource (0: never)")
 	fs.StringVar(&o.TLSMinVersion, "tls-min-version", "", "minimum TLS version: VersionTLS10, VersionTLS11, VersionTLS12 or VersionTLS13 (default VersionTLS12)")

@@ -224,8 +224,22 @@ func (s *Store) GetStored(ctx context.Context, res *registry.Resource, namespace
 	defer s.observe("get", res, time.Now())
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
-	kv, err := s.backend.Get(ctx, Key(res, namespace, name))
+	kv, err := s.current(ctx, res, Key(res, namespace, name))
 	return kv, statusError(err, res, name)
+}
+
+// current reads a key as it is now. With SoleWriter it comes from the watch
+// cache once the cache holds every write this store acknowledged: as
+// current as the storage, for a whole list (see ListOptions) as for one
+// key. kube-apiserver, whose etcd may have other writers, reads etcd.
+func (s *Store) current(ctx context.Context, res *registry.Resource, key string) (storage.KeyValue, error) {
+	if s.SoleWriter && s.Cache != nil {
+		kv, err := s.Cache.GetAtLeast(ctx, Prefix(res, ""), key, s.lastWrite(res))
+		if err == nil || errors.Is(err, storage.ErrNotFound) {
+			return kv, err
+		} // the cache cannot start, or restarts: the storage answers
+	}
+	return s.backend.Get(ctx, key)
 }
 
 // ListOptions is one page of a list: after a key, at a revision (0: now), at
@@ -359,7 +373,7 @@ func (s *Store) Update(ctx context.Context, res *registry.Resource, namespace, n
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	key := Key(res, namespace, name)
-	kv, err := s.backend.Get(ctx, key)
+	kv, err := s.current(ctx, res, key) // a write that lost a race gets the newer value below
 	for {
 		if err != nil {
 			return nil, statusError(err, res, name)
@@ -411,7 +425,7 @@ func (s *Store) Delete(ctx context.Context, res *registry.Resource, namespace, n
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	key := Key(res, namespace, name)
-	kv, err := s.backend.Get(ctx, key)
+	kv, err := s.current(ctx, res, key) // a write that lost a race gets the newer value below
 	for {
 		if err != nil {
 			return nil, statusError(err, res, name)
