@@ -15,6 +15,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -166,18 +167,24 @@ func (s *scanner) skipString() bool {
 	if !s.consume('"') {
 		return false
 	}
-	for s.pos < len(s.data) {
-		switch s.data[s.pos] {
-		case '\\':
-			s.pos += 2
-		case '"':
-			s.pos++
+	for {
+		// The next quote, found by bytes.IndexByte's vector loop: values
+		// such as a ConfigMap's data are long strings, passed here on
+		// every read. An odd run of backslashes before it escapes it.
+		i := bytes.IndexByte(s.data[s.pos:], '"')
+		if i < 0 {
+			s.pos = len(s.data)
+			return false
+		}
+		s.pos += i + 1
+		backslashes := 0
+		for j := s.pos - 2; j >= 0 && s.data[j] == '\\'; j-- {
+			backslashes++
+		}
+		if backslashes%2 == 0 {
 			return true
-		default:
-			s.pos++
 		}
 	}
-	return false
 }
 
 // skipValue passes one value: a string, an object or array (counting

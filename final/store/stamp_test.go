@@ -79,3 +79,38 @@ func benchmarkValue(b *testing.B) storage.KeyValue {
 	}
 	return storage.KeyValue{Key: "/registry/configmaps/loadtest/cm-000001", Value: value, ModRevision: 12345}
 }
+
+// Any object, stored as this server stores it (compact JSON without a
+// resourceVersion), reads after the splice as it would decoded and encoded.
+func FuzzAppendJSON(f *testing.F) {
+	for _, seed := range []string{
+		`{"apiVersion":"v1","data":{"a":"b\\\\","c":"\\\"","d":"\\\\\\\""},"kind":"ConfigMap","metadata":{"name":"x"}}`,
+		`{"data":{"metadata":"}{\"\\","x":[{"y":"]"}]},"kind":"ConfigMap","metadata":{"labels":{"a":"b"},"name":"x"}}`,
+		`{"kind":"ConfigMap","metadata":{"annotations":{"resourceVersion":"no"},"name":"x"},"zzz":1}`,
+		`{"metadata":{}}`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		obj, err := object.Decode(data)
+		if err != nil {
+			return
+		}
+		value, err := encode(obj)
+		if err != nil {
+			return
+		}
+		kv := storage.KeyValue{Key: "/registry/configmaps/default/x", Value: value, ModRevision: 42}
+		got, err := AppendJSON(nil, kv)
+		if err != nil {
+			t.Fatalf("%s: %v", value, err)
+		}
+		decoded, err := decode(kv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, _ := json.Marshal(decoded); string(got) != string(want) {
+			t.Fatalf("stamped %s\n got %s\nwant %s", value, got, want)
+		}
+	})
+}

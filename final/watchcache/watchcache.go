@@ -61,11 +61,16 @@ type cache struct {
 	c      *Cacher
 	prefix string
 
-	mu       sync.RWMutex
-	running  bool // its storage watch is on; otherwise it starts on next use
-	rev      int64
-	start    int64 // every change after start is in events
-	items    map[string]storage.KeyValue
+	mu      sync.RWMutex
+	running bool // its storage watch is on; otherwise it starts on next use
+	rev     int64
+	start   int64 // every change after start is in events
+	items   map[string]storage.KeyValue
+	// sorted is items in key order, for lists: kept up to date when a key
+	// changes, dropped when a key comes or goes, sorted again by the next
+	// list (under sortMu: readers share mu).
+	sorted   []storage.KeyValue
+	sortMu   sync.Mutex
 	events   []change
 	watchers map[*watcher]struct{}
 	// progress is closed, and replaced, each time rev moves or the cache
@@ -116,16 +121,28 @@ func (c *Cacher) ListAtLeast(ctx context.Context, resourcePrefix, prefix string,
 	if err := rc.rLockAt(ctx, atLeast); err != nil {
 		return nil, 0, fmt.Errorf("listing %q: %w", prefix, err)
 	}
-	kvs := []storage.KeyValue{}
-	for key, kv := range rc.items {
-		if strings.HasPrefix(key, prefix) {
-			kvs = append(kvs, kv)
-		}
-	}
+	sorted := rc.sortedItems()
+	from := sort.Search(len(sorted), func(i int) bool { return sorted[i].Key >= prefix })
+	to := from + sort.Search(len(sorted)-from, func(i int) bool { return !strings.HasPrefix(sorted[from+i].Key, prefix) })
+	kvs := append([]storage.KeyValue{}, sorted[from:to]...)
 	rev := rc.rev
 	rc.mu.RUnlock()
-	sort.Slice(kvs, func(i, j int) bool { return kvs[i].Key < kvs[j].Key }) // not holding up the changes
 	return kvs, rev, nil
+}
+
+// sortedItems is rc.sorted, sorted again if a key came or went since the
+// last list. The caller holds mu, read-locked.
+func (rc *cache) sortedItems() []storage.KeyValue {
+	rc.sortMu.Lock()
+	defer rc.sortMu.Unlock()
+	if rc.sorted == nil {
+		rc.sorted = make([]storage.KeyValue, 0, len(rc.items))
+		for _, kv := range rc.items {
+			rc.sorted = append(rc.sorted, kv)
+		}
+		sort.Slice(rc.sorted, func(i, j int) bool { return rc.sorted[i].Key < rc.sorted[j].Key })
+	}
+	return rc.sorted
 }
 
 // GetAtLeast is the value of one key inside resourcePrefix, as ListAtLeast
@@ -265,7 +282,7 @@ func (rc *cache) ensure(ctx context.Context, revision int64) error {
 	if err != nil {
 		return fmt.Errorf("starting the watch cache of %q: %w", rc.prefix, err)
 	}
-	rc.items = make(map[string]storage.KeyValue, len(kvs))
+	rc.items, rc.sorted = make(map[string]storage.KeyValue, len(kvs)), nil
 	for _, kv := range kvs {
 		rc.items[kv.Key] = kv
 	}
@@ -286,7 +303,7 @@ func (rc *cache) follow(changes <-chan storage.Event) {
 	for w := range rc.watchers {
 		close(w.live)
 	}
-	rc.running, rc.items, rc.events, rc.watchers = false, nil, nil, nil
+	rc.running, rc.items, rc.sorted, rc.events, rc.watchers = false, nil, nil, nil, nil
 	close(rc.progress) // a reader waiting for a revision reads the storage instead
 }
 
@@ -296,10 +313,19 @@ func (rc *cache) follow(changes <-chan storage.Event) {
 func (rc *cache) apply(ev storage.Event) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if ev.Type == storage.Delete {
+	_, known := rc.items[ev.KV.Key]
+	switch {
+	case ev.Type == storage.Delete:
 		delete(rc.items, ev.KV.Key)
-	} else {
+		rc.sorted = nil
+	case !known:
 		rc.items[ev.KV.Key] = ev.KV
+		rc.sorted = nil
+	default:
+		rc.items[ev.KV.Key] = ev.KV
+		if i := sort.Search(len(rc.sorted), func(i int) bool { return rc.sorted[i].Key >= ev.KV.Key }); i < len(rc.sorted) && rc.sorted[i].Key == ev.KV.Key {
+			rc.sorted[i] = ev.KV
+		}
 	}
 	rc.rev = ev.KV.ModRevision
 	close(rc.progress)

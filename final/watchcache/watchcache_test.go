@@ -252,3 +252,33 @@ func TestReadsAtLeastARevisionSeeTheWrite(t *testing.T) {
 		t.Errorf("ListAtLeast of a future revision: %v", err)
 	}
 }
+
+// Lists keep the key order through creates, updates and deletes, and a
+// namespace's list is exactly its keys, with their latest values.
+func TestListsAfterEveryKindOfChange(t *testing.T) {
+	b, c := setup(t)
+	for _, k := range []string{"ns2/b", "ns1/c", "ns1/a", "ns10/a"} {
+		create(t, b, cms+k)
+	}
+	c.List(t.Context(), cms, cms) // sorted once here; kept below
+	updated, err := b.Update(t.Context(), cms+"ns1/c", []byte(`{"v":2}`), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kvs, _, err := c.ListAtLeast(t.Context(), cms, cms+"ns1/", updated.ModRevision)
+	if err != nil || keys(kvs) != cms+"ns1/a "+cms+"ns1/c" || string(kvs[1].Value) != `{"v":2}` || kvs[1].ModRevision != updated.ModRevision {
+		t.Fatalf("ns1 after an update: %q, %v", keys(kvs), err)
+	}
+	created := create(t, b, cms+"ns1/b")
+	deleted, err := b.Delete(t.Context(), cms+"ns1/a", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kvs, _, _ = c.ListAtLeast(t.Context(), cms, cms, max(created.ModRevision, deleted.ModRevision))
+	if want := cms + "ns1/b " + cms + "ns1/c " + cms + "ns10/a " + cms + "ns2/b"; keys(kvs) != want {
+		t.Errorf("all after a create and a delete: %q, want %q", keys(kvs), want)
+	}
+	if kvs, _, _ := c.List(t.Context(), cms, cms+"ns3/"); len(kvs) != 0 {
+		t.Errorf("an empty namespace: %q", keys(kvs))
+	}
+}
