@@ -239,30 +239,57 @@ func (s *APIServer) serveWatch(w http.ResponseWriter, r *http.Request, res *regi
 // goroutines would stay for as long as the client does. Kubernetes'
 // cacheWatcher likewise ends a watcher whose buffer is full. served must be
 // called when serveWatch returns: the response may not be touched after.
+//
+// serveWatch reads a small channel (a burst it finds there goes out in one
+// flush); the rest waits in a slice, which, unlike a channel with room for
+// WatchBuffer events, holds only what waits.
 func boundEvents(w http.ResponseWriter, events <-chan store.Event) (queue <-chan store.Event, served func()) {
-	q := make(chan store.Event, storage.WatchBuffer)
+	q := make(chan store.Event, 16)
+	stop := make(chan struct{})
 	var mu sync.Mutex
 	done := false
 	go func() {
 		defer close(q)
-		for ev := range events { // until serveWatch returns: its context ends the store's watch
+		var pending []store.Event // in order, after those in q
+		in := events
+		for in != nil || len(pending) > 0 {
+			var out chan<- store.Event // nil, a case never taken, while nothing is pending
+			var next store.Event
+			if len(pending) > 0 {
+				out, next = q, pending[0]
+			}
 			select {
-			case q <- ev:
-				continue
-			default:
+			case ev, open := <-in:
+				switch {
+				case !open: // the store's watch ended: what is pending still goes
+					in = nil
+				case len(pending) == 0 && len(q) < cap(q):
+					q <- ev
+				case len(pending) >= storage.WatchBuffer: // the client stopped reading
+					mu.Lock()
+					if !done {
+						_ = http.NewResponseController(w).SetWriteDeadline(time.Now())
+					}
+					mu.Unlock()
+					return
+				default:
+					pending = append(pending, ev)
+				}
+			case out <- next:
+				pending[0] = store.Event{}
+				if pending = pending[1:]; len(pending) == 0 {
+					pending = nil
+				}
+			case <-stop: // serveWatch returned
+				return
 			}
-			mu.Lock()
-			if !done {
-				_ = http.NewResponseController(w).SetWriteDeadline(time.Now())
-			}
-			mu.Unlock()
-			return
 		}
 	}()
 	return q, func() {
 		mu.Lock()
 		done = true
 		mu.Unlock()
+		close(stop)
 	}
 }
 

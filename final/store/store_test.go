@@ -6,12 +6,14 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/storage"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/storage/sqlite"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/watchcache"
 )
@@ -308,5 +310,61 @@ func TestOwnWritesReadTheCache(t *testing.T) {
 	}
 	if fromCache != 30 {
 		t.Errorf("%d of 30 lists from the cache", fromCache)
+	}
+}
+
+// countingGets counts the reads of one key that reach the storage.
+type countingGets struct {
+	storage.Backend
+	gets atomic.Int64
+}
+
+func (c *countingGets) Get(ctx context.Context, key string) (storage.KeyValue, error) {
+	c.gets.Add(1)
+	return c.Backend.Get(ctx, key)
+}
+
+// With SoleWriter (SQLite: this process is the only writer), gets and the
+// object an update or delete starts from come from the watch cache, and
+// still see every write made before them; without it they read the storage.
+func TestSoleWriterReadsTheCache(t *testing.T) {
+	for _, sole := range []bool{true, false} {
+		t.Run(fmt.Sprintf("SoleWriter=%t", sole), func(t *testing.T) {
+			ctx := context.Background()
+			backend, err := sqlite.Open(filepath.Join(t.TempDir(), "state.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { backend.Close() })
+			counting := &countingGets{Backend: backend}
+			s := New(counting)
+			s.SoleWriter, s.Cache = sole, watchcache.New(t.Context(), counting)
+			for i := range 20 {
+				name := fmt.Sprintf("cm-%02d", i)
+				if _, err := s.Create(ctx, configmaps, configMap("default", name, "0")); err != nil {
+					t.Fatal(err)
+				}
+				updated, err := s.Update(ctx, configmaps, "default", name, func(current object.Object) (object.Object, error) {
+					current["data"] = map[string]any{"v": "1"}
+					return current, nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := s.Get(ctx, configmaps, "default", name)
+				if err != nil || got["data"].(map[string]any)["v"] != "1" || got.MetaString("resourceVersion") != updated.MetaString("resourceVersion") {
+					t.Fatalf("%s right after its update: %v, %v", name, got, err)
+				}
+			}
+			if _, err := s.Delete(ctx, configmaps, "default", "cm-00", nil); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Get(ctx, configmaps, "default", "cm-00"); reason(err) != "NotFound" {
+				t.Errorf("a deleted object: %v", err)
+			}
+			if gets := counting.gets.Load(); sole != (gets == 0) {
+				t.Errorf("%d reads of a key reached the storage", gets)
+			}
+		})
 	}
 }

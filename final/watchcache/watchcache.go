@@ -41,8 +41,13 @@ type Cacher struct {
 	ctx     context.Context // the server's lifetime: it ends the storage watches
 
 	// The window of recent changes, per resource: at least MinEvents
-	// changes and those younger than Fresh, at most MaxEvents.
+	// changes and those younger than Fresh, at most MaxEvents, and at most
+	// MaxBytes of values (beyond MinEvents). Kubernetes bounds the count
+	// only; the byte bound keeps a resource written thousands of times a
+	// second from holding a hundred thousand objects. A watch that resumes
+	// from before the window is served by the storage.
 	MinEvents, MaxEvents int
+	MaxBytes             int
 	Fresh                time.Duration
 
 	mu     sync.Mutex
@@ -52,7 +57,7 @@ type Cacher struct {
 // New returns a cacher over a backend, with Kubernetes' window; the storage
 // watches it opens end with ctx.
 func New(ctx context.Context, backend storage.Backend) *Cacher {
-	return &Cacher{backend: backend, ctx: ctx, MinEvents: 100, MaxEvents: 100 * 1024, Fresh: 75 * time.Second,
+	return &Cacher{backend: backend, ctx: ctx, MinEvents: 100, MaxEvents: 100 * 1024, MaxBytes: 8 << 20, Fresh: 75 * time.Second,
 		caches: map[string]*cache{}}
 }
 
@@ -72,6 +77,7 @@ type cache struct {
 	sorted   []storage.KeyValue
 	sortMu   sync.Mutex
 	events   []change
+	bytes    int // of the values in events
 	watchers map[*watcher]struct{}
 	// progress is closed, and replaced, each time rev moves or the cache
 	// stops: what a reader waiting for a revision waits on.
@@ -84,11 +90,12 @@ type change struct {
 }
 
 // watcher is one client's watch: the changes to keys under prefix after a
-// revision, buffered as the storage's watches are.
+// revision, queued until they are sent, at most storage.WatchBuffer of
+// them, as the storage's watches buffer them.
 type watcher struct {
 	prefix string
 	after  int64
-	live   chan storage.Event
+	queue  *storage.Queue[storage.Event]
 }
 
 func (c *Cacher) cacheOf(resourcePrefix string) *cache {
@@ -215,11 +222,13 @@ func (c *Cacher) Watch(ctx context.Context, resourcePrefix, prefix string, revis
 			backlog = append(backlog, ch.event)
 		}
 	}
-	w := &watcher{prefix: prefix, after: revision, live: make(chan storage.Event, storage.WatchBuffer)}
+	w := &watcher{prefix: prefix, after: revision, queue: storage.NewQueue[storage.Event]()}
 	rc.watchers[w] = struct{}{}
 	rc.mu.Unlock()
 
-	out := make(chan storage.Event)
+	// A buffer, as the store's: a burst of changes is handed on in one go
+	// rather than one wake-up of the reader per change.
+	out := make(chan storage.Event, 16)
 	go func() {
 		defer close(out)
 		defer rc.forget(w)
@@ -230,19 +239,25 @@ func (c *Cacher) Watch(ctx context.Context, resourcePrefix, prefix string, revis
 				return
 			}
 		}
+		var batch []storage.Event
 		for {
 			select {
-			case ev, open := <-w.live:
-				if !open {
-					return // fell behind, or the cache restarts
-				}
+			case <-w.queue.Ready():
+			case <-ctx.Done():
+				return
+			}
+			var open bool
+			batch, open = w.queue.Take(batch[:0])
+			for _, ev := range batch {
 				select {
 				case out <- ev:
 				case <-ctx.Done():
 					return
 				}
-			case <-ctx.Done():
-				return
+			}
+			clear(batch)
+			if !open {
+				return // fell behind, or the cache restarts
 			}
 		}
 	}()
@@ -286,7 +301,7 @@ func (rc *cache) ensure(ctx context.Context, revision int64) error {
 	for _, kv := range kvs {
 		rc.items[kv.Key] = kv
 	}
-	rc.rev, rc.start, rc.events, rc.watchers, rc.running = rev, rev, nil, map[*watcher]struct{}{}, true
+	rc.rev, rc.start, rc.events, rc.bytes, rc.watchers, rc.running = rev, rev, nil, 0, map[*watcher]struct{}{}, true
 	rc.progress = make(chan struct{})
 	go rc.follow(changes)
 	return nil
@@ -301,9 +316,9 @@ func (rc *cache) follow(changes <-chan storage.Event) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	for w := range rc.watchers {
-		close(w.live)
+		w.queue.Close()
 	}
-	rc.running, rc.items, rc.sorted, rc.events, rc.watchers = false, nil, nil, nil, nil
+	rc.running, rc.items, rc.sorted, rc.events, rc.bytes, rc.watchers = false, nil, nil, nil, 0, nil
 	close(rc.progress) // a reader waiting for a revision reads the storage instead
 }
 
@@ -313,7 +328,10 @@ func (rc *cache) follow(changes <-chan storage.Event) {
 func (rc *cache) apply(ev storage.Event) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	_, known := rc.items[ev.KV.Key]
+	prev, known := rc.items[ev.KV.Key]
+	if known && ev.PrevKV != nil && ev.PrevKV.ModRevision == prev.ModRevision {
+		ev.PrevKV = &prev // the same bytes the cache holds already, not a second copy
+	}
 	switch {
 	case ev.Type == storage.Delete:
 		delete(rc.items, ev.KV.Key)
@@ -332,8 +350,11 @@ func (rc *cache) apply(ev storage.Event) {
 	rc.progress = make(chan struct{})
 	now := time.Now()
 	rc.events = append(rc.events, change{ev, now})
-	for len(rc.events) > rc.c.MaxEvents || len(rc.events) > rc.c.MinEvents && now.Sub(rc.events[0].at) > rc.c.Fresh {
+	rc.bytes += len(ev.KV.Value)
+	for len(rc.events) > rc.c.MaxEvents ||
+		len(rc.events) > rc.c.MinEvents && (now.Sub(rc.events[0].at) > rc.c.Fresh || rc.c.MaxBytes > 0 && rc.bytes > rc.c.MaxBytes) {
 		rc.start = rc.events[0].event.KV.ModRevision
+		rc.bytes -= len(rc.events[0].event.KV.Value)
 		rc.events[0] = change{}
 		rc.events = rc.events[1:]
 	}
@@ -345,10 +366,7 @@ func (rc *cache) apply(ev storage.Event) {
 		if ev.KV.ModRevision <= w.after || !strings.HasPrefix(ev.KV.Key, w.prefix) {
 			continue
 		}
-		select {
-		case w.live <- ev:
-		default:
-			close(w.live)
+		if !w.queue.Push(ev, storage.WatchBuffer) { // fell behind: closed
 			delete(rc.watchers, w)
 		}
 	}

@@ -282,3 +282,42 @@ func TestListsAfterEveryKindOfChange(t *testing.T) {
 		t.Errorf("an empty namespace: %q", keys(kvs))
 	}
 }
+
+// MaxBytes bounds the window by the size of its values too; and an update's
+// previous value is the one the cache held, not a second copy of it.
+func TestWindowBoundedByBytes(t *testing.T) {
+	b, c := setup(t)
+	value := []byte(`{"data":"` + strings.Repeat("x", 1000) + `"}`)
+	c.MinEvents, c.MaxBytes = 1, 3*len(value)
+	create(t, b, cms+"ns/a")
+	c.List(t.Context(), cms, cms)
+	w := watch(t, c, cms, 0)
+	var revs []int64
+	for range 6 {
+		kv, err := b.Update(t.Context(), cms+"ns/a", value, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		revs = append(revs, kv.ModRevision)
+		next(t, w)
+	}
+	// Six values of ~1 KB, room for three: a watch from the third's
+	// revision gets the last three; from the second's, the cache has no more.
+	if _, err := c.Watch(t.Context(), cms, cms, revs[1]); !errors.Is(err, storage.ErrCompacted) {
+		t.Errorf("watch from %d: %v, want ErrCompacted", revs[1], err)
+	}
+	w2 := watch(t, c, cms, revs[2])
+	var prev, cur *storage.Event
+	for range 3 {
+		select {
+		case ev := <-w2:
+			prev, cur = cur, &ev
+		case <-time.After(10 * time.Second):
+			t.Fatal("no event within 10 s")
+		}
+	}
+	if cur.KV.ModRevision != revs[5] || cur.PrevKV == nil || &cur.PrevKV.Value[0] != &prev.KV.Value[0] {
+		t.Errorf("the last event at %d, its previous value shared with the event before: %v", cur.KV.ModRevision,
+			cur.PrevKV != nil && &cur.PrevKV.Value[0] == &prev.KV.Value[0])
+	}
+}

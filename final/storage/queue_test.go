@@ -1,0 +1,39 @@
+package storage
+
+import "testing"
+
+func TestQueue(t *testing.T) {
+	q := NewQueue[int]()
+	for i := range 3 {
+		if !q.Push(i, 3) {
+			t.Fatalf("push %d refused", i)
+		}
+	}
+	<-q.Ready()
+	got, open := q.Take(nil)
+	if len(got) != 3 || got[0] != 0 || got[2] != 2 || !open {
+		t.Fatalf("take: %v, open %v", got, open)
+	}
+	select {
+	case <-q.Ready():
+		t.Fatal("a token with nothing waiting")
+	default:
+	}
+	for i := range 3 {
+		q.Push(i, 3)
+	}
+	if q.Push(3, 3) { // a fourth over a limit of three: closed
+		t.Fatal("push over the limit accepted")
+	}
+	if q.Push(4, 10) {
+		t.Fatal("push after closing accepted")
+	}
+	<-q.Ready()
+	if got, open := q.Take(nil); len(got) != 3 || open {
+		t.Fatalf("after closing: %v, open %v", got, open)
+	}
+	<-q.Ready() // closed: it stays ready
+	if got, open := q.Take(nil); len(got) != 0 || open {
+		t.Fatalf("closed and empty: %v, open %v", got, open)
+	}
+}
