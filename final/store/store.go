@@ -206,8 +206,6 @@ func (s *Store) GetOwnWrites(ctx context.Context, res *registry.Resource, namesp
 	if s.Cache == nil {
 		return s.Get(ctx, res, namespace, name)
 	}
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
-	defer cancel()
 	kv, err := s.Cache.GetAtLeast(ctx, Prefix(res, ""), Key(res, namespace, name), s.lastWrite(res))
 	if errors.Is(err, storage.ErrNotFound) {
 		return nil, statusError(err, res, name)
@@ -222,8 +220,6 @@ func (s *Store) GetOwnWrites(ctx context.Context, res *registry.Resource, namesp
 // AppendJSON turns into what a client reads.
 func (s *Store) GetStored(ctx context.Context, res *registry.Resource, namespace, name string) (storage.KeyValue, error) {
 	defer s.observe("get", res, time.Now())
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
-	defer cancel()
 	kv, err := s.current(ctx, res, Key(res, namespace, name))
 	return kv, statusError(err, res, name)
 }
@@ -239,6 +235,11 @@ func (s *Store) current(ctx context.Context, res *registry.Resource, key string)
 			return kv, err
 		} // the cache cannot start, or restarts: the storage answers
 	}
+	// Only what reaches the storage gets opTimeout: a timer per read of
+	// the cache cost more than the read (the request's own deadline still
+	// bounds a wait for the cache).
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	return s.backend.Get(ctx, key)
 }
 
@@ -304,8 +305,6 @@ func list[T any](ctx context.Context, s *Store, res *registry.Resource, namespac
 func (s *Store) scan(ctx context.Context, res *registry.Resource, namespace string, opts ListOptions,
 	keep func(storage.KeyValue) (bool, error)) (int64, string, error) {
 	defer s.observe("list", res, time.Now())
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
-	defer cancel()
 	cached := opts.Any || opts.OwnWrites || s.SoleWriter && opts.Limit == 0
 	if s.Cache != nil && cached && opts.After == "" && opts.Revision == 0 {
 		atLeast := int64(0)
@@ -327,6 +326,8 @@ func (s *Store) scan(ctx context.Context, res *registry.Resource, namespace stri
 	if s.Listed != nil {
 		s.Listed(res, false)
 	}
+	ctx, cancel := context.WithTimeout(ctx, opTimeout) // as in current
+	defer cancel()
 	prefix := Prefix(res, namespace)
 	after, rev, kept := opts.After, opts.Revision, 0
 	for {

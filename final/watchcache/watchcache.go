@@ -61,6 +61,9 @@ func New(ctx context.Context, backend storage.Backend) *Cacher {
 		caches: map[string]*cache{}}
 }
 
+// startTimeout bounds the reads that start a cache.
+const startTimeout = 10 * time.Second
+
 // cache is one resource's: its keys as of rev, and the changes after start.
 type cache struct {
 	c      *Cacher
@@ -286,6 +289,10 @@ func (rc *cache) ensure(ctx context.Context, revision int64) error {
 	if rc.running {
 		return nil
 	}
+	// A storage that does not answer fails the start soon, with the
+	// store's bound for one operation, not the request's.
+	ctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
 	kvs, rev, _, err := rc.c.backend.List(ctx, rc.prefix, "", 0, revision)
 	if err != nil && revision > 0 {
 		kvs, rev, _, err = rc.c.backend.List(ctx, rc.prefix, "", 0, 0)

@@ -299,11 +299,13 @@ func (s *Store) commitBatch(batch []*pending) {
 }
 
 // applyAndCommit applies a batch in one transaction and commits it. Each
-// write runs in a savepoint of its own: one that fails (a lost
-// compare-and-swap, a key that exists) is undone alone, keeps its error and
+// write begins with the statement that decides whether it can happen (the
+// key exists already, a compare-and-swap is lost, the key is missing), and
+// changes nothing before that: such a write fails alone, keeps its error,
 // takes no revision, and the next write sees the store as if it had never
-// been tried. It returns the writes that were applied and the revision of
-// the last.
+// been tried. Any other error may come after a write changed something,
+// and fails the whole batch. It returns the writes that were applied and
+// the revision of the last.
 func (s *Store) applyAndCommit(batch []*pending) (written []*pending, rev int64, err error) {
 	rev = s.rev.Load()
 	tx, err := s.db.Begin()
@@ -316,17 +318,11 @@ func (s *Store) applyAndCommit(batch []*pending) (written []*pending, rev int64,
 		if w.err = w.ctx.Err(); w.err != nil {
 			continue
 		}
-		if _, err := tx.Exec(`SAVEPOINT write`); err != nil {
-			return nil, 0, fmt.Errorf("writing revision %d: %w", rev+1, err)
-		}
 		if w.event, w.err = w.apply(tx, rev+1); w.err == nil {
 			rev++
 			written = append(written, w)
-		} else if _, err := tx.Exec(`ROLLBACK TO write`); err != nil {
-			return nil, 0, fmt.Errorf("undoing a failed write: %w", err)
-		}
-		if _, err := tx.Exec(`RELEASE write`); err != nil {
-			return nil, 0, fmt.Errorf("writing revision %d: %w", rev, err)
+		} else if !refused(w.err) {
+			return nil, 0, fmt.Errorf("writing revision %d: %w", rev+1, w.err)
 		}
 	}
 	if len(written) == 0 {
@@ -339,6 +335,12 @@ func (s *Store) applyAndCommit(batch []*pending) (written []*pending, rev int64,
 		return nil, 0, fmt.Errorf("committing revisions up to %d: %w", rev, err)
 	}
 	return written, rev, nil
+}
+
+// refused tells the errors a write's first statement gives, before it has
+// changed anything.
+func refused(err error) bool {
+	return errors.Is(err, storage.ErrKeyExists) || errors.Is(err, storage.ErrNotFound) || errors.Is(err, storage.ErrConflict)
 }
 
 // logWrite appends a write to the log, at its revision.
