@@ -508,37 +508,48 @@ func (s *Store) WatchStored(ctx context.Context, res *registry.Resource, namespa
 
 func (s *Store) watch(ctx context.Context, res *registry.Resource, namespace string, revision int64,
 	convert func(storage.Event) (Event, error)) (<-chan Event, error) {
-	var changes <-chan storage.Event
-	var err error
+	// A little buffer: events that come together reach the watcher
+	// together, and it can send them in one write.
+	events := make(chan Event, 16)
+	deliver := func(change storage.Event) bool {
+		ev, err := convert(change)
+		if err != nil {
+			return false // a value that does not decode: the client lists again
+		}
+		select {
+		case events <- ev:
+			return true
+		case <-ctx.Done():
+			return false
+		}
+	}
 	if s.Cache != nil {
+		var err error
 		if revision == 0 { // now is the storage's, the cache may be behind it
 			if revision, err = s.backend.Revision(ctx); err != nil {
 				return nil, s.readError(ctx, err, 0)
 			}
 		}
-		changes, err = s.Cache.Watch(ctx, Prefix(res, ""), Prefix(res, namespace), revision)
-		if errors.Is(err, storage.ErrCompacted) { // before the cache's window: the storage may still have it
-			changes, err = s.backend.Watch(ctx, Prefix(res, namespace), revision)
+		sub, err := s.Cache.Subscribe(ctx, Prefix(res, ""), Prefix(res, namespace), revision)
+		if err == nil {
+			go func() {
+				defer close(events)
+				sub.Run(ctx, deliver)
+			}()
+			return events, nil
 		}
-	} else {
-		changes, err = s.backend.Watch(ctx, Prefix(res, namespace), revision)
+		if !errors.Is(err, storage.ErrCompacted) {
+			return nil, s.readError(ctx, err, revision)
+		} // before the cache's window: the storage may still have it
 	}
+	changes, err := s.backend.Watch(ctx, Prefix(res, namespace), revision)
 	if err != nil {
 		return nil, s.readError(ctx, err, revision)
 	}
-	// A little buffer: events that come together reach the watcher
-	// together, and it can send them in one write.
-	events := make(chan Event, 16)
 	go func() {
 		defer close(events)
 		for change := range changes {
-			ev, err := convert(change)
-			if err != nil {
-				return // a value that does not decode: the client lists again
-			}
-			select {
-			case events <- ev:
-			case <-ctx.Done():
+			if !deliver(change) {
 				return
 			}
 		}

@@ -202,22 +202,52 @@ func (rc *cache) rLockAt(ctx context.Context, atLeast int64) error {
 // after revision (0: after the cache's), as storage.Backend's Watch does;
 // ErrCompacted if the cache's window starts after revision.
 func (c *Cacher) Watch(ctx context.Context, resourcePrefix, prefix string, revision int64) (<-chan storage.Event, error) {
+	sub, err := c.Subscribe(ctx, resourcePrefix, prefix, revision)
+	if err != nil {
+		return nil, err
+	}
+	// A buffer, as the store's: a burst of changes is handed on in one go
+	// rather than one wake-up of the reader per change.
+	out := make(chan storage.Event, 16)
+	go func() {
+		defer close(out)
+		sub.Run(ctx, func(ev storage.Event) bool {
+			select {
+			case out <- ev:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		})
+	}()
+	return out, nil
+}
+
+// Subscription is a watch of the cache that its caller runs in a goroutine
+// of its own (Run), one hand-off fewer per change than Watch's channel: a
+// thousand watchers receive a change a thousand times.
+type Subscription struct {
+	rc      *cache
+	w       *watcher
+	backlog []storage.Event
+}
+
+// Subscribe is Watch without the goroutine: Run delivers the changes.
+func (c *Cacher) Subscribe(ctx context.Context, resourcePrefix, prefix string, revision int64) (*Subscription, error) {
 	rc := c.cacheOf(resourcePrefix)
 	if err := rc.ensure(ctx, revision); err != nil {
 		return nil, err
 	}
 	rc.mu.Lock()
+	defer rc.mu.Unlock()
 	if !rc.running { // its storage watch ended meanwhile
-		rc.mu.Unlock()
 		return nil, fmt.Errorf("watching %q: the watch cache restarts: %w", prefix, storage.ErrCompacted)
 	}
 	if revision == 0 {
 		revision = rc.rev
 	}
 	if revision < rc.start {
-		start := rc.start
-		rc.mu.Unlock()
-		return nil, fmt.Errorf("watching %q from %d: the watch cache has the changes after %d: %w", prefix, revision, start, storage.ErrCompacted)
+		return nil, fmt.Errorf("watching %q from %d: the watch cache has the changes after %d: %w", prefix, revision, rc.start, storage.ErrCompacted)
 	}
 	var backlog []storage.Event
 	for _, ch := range rc.events {
@@ -227,44 +257,39 @@ func (c *Cacher) Watch(ctx context.Context, resourcePrefix, prefix string, revis
 	}
 	w := &watcher{prefix: prefix, after: revision, queue: storage.NewQueue[storage.Event]()}
 	rc.watchers[w] = struct{}{}
-	rc.mu.Unlock()
+	return &Subscription{rc: rc, w: w, backlog: backlog}, nil
+}
 
-	// A buffer, as the store's: a burst of changes is handed on in one go
-	// rather than one wake-up of the reader per change.
-	out := make(chan storage.Event, 16)
-	go func() {
-		defer close(out)
-		defer rc.forget(w)
-		for _, ev := range backlog {
-			select {
-			case out <- ev:
-			case <-ctx.Done():
+// Run hands each change to deliver, in order, until ctx ends, deliver
+// returns false, or the watcher falls behind or the cache restarts (the
+// client must then list and watch again). The subscription ends with it.
+func (sub *Subscription) Run(ctx context.Context, deliver func(storage.Event) bool) {
+	defer sub.rc.forget(sub.w)
+	for _, ev := range sub.backlog {
+		if !deliver(ev) {
+			return
+		}
+	}
+	sub.backlog = nil
+	var batch []storage.Event
+	for {
+		select {
+		case <-sub.w.queue.Ready():
+		case <-ctx.Done():
+			return
+		}
+		var open bool
+		batch, open = sub.w.queue.Take(batch[:0])
+		for _, ev := range batch {
+			if !deliver(ev) {
 				return
 			}
 		}
-		var batch []storage.Event
-		for {
-			select {
-			case <-w.queue.Ready():
-			case <-ctx.Done():
-				return
-			}
-			var open bool
-			batch, open = w.queue.Take(batch[:0])
-			for _, ev := range batch {
-				select {
-				case out <- ev:
-				case <-ctx.Done():
-					return
-				}
-			}
-			clear(batch)
-			if !open {
-				return // fell behind, or the cache restarts
-			}
+		clear(batch)
+		if !open {
+			return // fell behind, or the cache restarts
 		}
-	}()
-	return out, nil
+	}
 }
 
 // forget removes a watcher that left.
