@@ -96,18 +96,13 @@ func (p *parser) literal(word string) bool {
 
 // object reads {...}; p.data[p.i] is '{'.
 func (p *parser) object() (map[string]any, bool) {
-	if p.depth++; p.depth > maxParseDepth {
+	empty, ok := p.open('}')
+	if !ok {
 		return nil, false
 	}
 	defer func() { p.depth-- }()
-	p.i++
 	m := map[string]any{}
-	p.space()
-	if p.i < len(p.data) && p.data[p.i] == '}' {
-		p.i++
-		return m, true
-	}
-	for {
+	for !empty {
 		if p.i >= len(p.data) || p.data[p.i] != '"' {
 			return nil, false
 		}
@@ -129,57 +124,67 @@ func (p *parser) object() (map[string]any, bool) {
 			p.dup = true
 		}
 		m[key] = v
-		p.space()
-		if p.i >= len(p.data) {
-			return nil, false
-		}
-		switch p.data[p.i] {
-		case ',':
-			p.i++
-			p.space()
-		case '}':
-			p.i++
-			return m, true
-		default:
+		if empty, ok = p.next('}'); !ok {
 			return nil, false
 		}
 	}
+	return m, true
 }
 
 // array reads [...]; p.data[p.i] is '['.
 func (p *parser) array() (any, bool) {
-	if p.depth++; p.depth > maxParseDepth {
+	empty, ok := p.open(']')
+	if !ok {
 		return nil, false
 	}
 	defer func() { p.depth-- }()
-	p.i++
 	list := []any{}
-	p.space()
-	if p.i < len(p.data) && p.data[p.i] == ']' {
-		p.i++
-		return list, true
-	}
-	for {
+	for !empty {
 		v, ok := p.value()
 		if !ok {
 			return nil, false
 		}
 		list = append(list, v)
-		p.space()
-		if p.i >= len(p.data) {
-			return nil, false
-		}
-		switch p.data[p.i] {
-		case ',':
-			p.i++
-			p.space()
-		case ']':
-			p.i++
-			return list, true
-		default:
+		if empty, ok = p.next(']'); !ok {
 			return nil, false
 		}
 	}
+	return list, true
+}
+
+// open passes the opening bracket of an object or array, one level deeper
+// (the caller goes back up), and tells whether closing follows at once.
+func (p *parser) open(closing byte) (empty, ok bool) {
+	if p.depth++; p.depth > maxParseDepth {
+		p.depth--
+		return false, false
+	}
+	p.i++
+	p.space()
+	if p.i < len(p.data) && p.data[p.i] == closing {
+		p.i++
+		return true, true
+	}
+	return false, true
+}
+
+// next passes what follows a member: a comma, or the closing bracket,
+// which ends the object or array.
+func (p *parser) next(closing byte) (end, ok bool) {
+	p.space()
+	if p.i >= len(p.data) {
+		return false, false
+	}
+	switch p.data[p.i] {
+	case ',':
+		p.i++
+		p.space()
+		return false, true
+	case closing:
+		p.i++
+		return true, true
+	}
+	return false, false
 }
 
 // string reads "..."; p.data[p.i] is '"'. A string without escapes is a
