@@ -1,11 +1,7 @@
 package server
 
 import (
-	"bytes"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -162,18 +158,8 @@ func TestServerSideApply(t *testing.T) {
 // kubectl apply --server-side: a second apply changes nothing, another
 // manager's change is a conflict, --force-conflicts takes the field.
 func TestKubectlServerSideApply(t *testing.T) {
-	kubectl := requireKubectl(t)
 	ts := startServer(t)
-	run := func(stdin string, args ...string) (string, error) {
-		t.Helper()
-		cmd := exec.Command(kubectl, args...)
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(ts.dir, "kubeconfig"), "HOME="+ts.dir)
-		cmd.Stdin = strings.NewReader(stdin)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
-		return out.String(), err
-	}
+	run, _ := kubectlFor(t, ts)
 	const deployment = `apiVersion: apps/v1
 kind: Deployment
 metadata:

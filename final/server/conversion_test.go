@@ -9,9 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -111,27 +108,17 @@ func TestHorizontalPodAutoscalerVersions(t *testing.T) {
 
 // kubectl autoscale, kubectl get hpa, and the same object in v1.
 func TestKubectlHorizontalPodAutoscaler(t *testing.T) {
-	kubectl := requireKubectl(t)
 	ts := startServer(t)
-	run := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command(kubectl, args...)
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(ts.dir, "kubeconfig"), "HOME="+ts.dir)
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return string(out)
-	}
-	run("create", "deployment", "web", "--image=nginx")
-	run("autoscale", "deployment", "web", "--cpu-percent=50", "--min=1", "--max=3")
-	out := run("get", "hpa")
+	_, must := kubectlFor(t, ts)
+	must("", "create", "deployment", "web", "--image=nginx")
+	must("", "autoscale", "deployment", "web", "--cpu-percent=50", "--min=1", "--max=3")
+	out := must("", "get", "hpa")
 	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 ||
 		!strings.HasPrefix(lines[0], "NAME   REFERENCE        TARGETS              MINPODS   MAXPODS   REPLICAS   AGE") ||
 		!strings.HasPrefix(lines[1], "web    Deployment/web   cpu: <unknown>/50%   1         3         0          ") {
 		t.Errorf("kubectl get hpa:\n%s", out)
 	}
-	if out := run("get", "horizontalpodautoscalers.v1.autoscaling", "web", "-o", "yaml"); !strings.Contains(out, "apiVersion: autoscaling/v1\n") ||
+	if out := must("", "get", "horizontalpodautoscalers.v1.autoscaling", "web", "-o", "yaml"); !strings.Contains(out, "apiVersion: autoscaling/v1\n") ||
 		!strings.Contains(out, "targetCPUUtilizationPercentage: 50\n") {
 		t.Errorf("kubectl get in v1:\n%s", out)
 	}

@@ -1,14 +1,10 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -324,25 +320,8 @@ func TestCRDsSurviveARestart(t *testing.T) {
 
 // kubectl applies a CRD, waits for it, and uses the new kind like a built-in.
 func TestKubectlCustomResources(t *testing.T) {
-	kubectl := requireKubectl(t)
 	ts := startServer(t)
-	run := func(stdin string, args ...string) (string, error) {
-		cmd := exec.Command(kubectl, args...)
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(ts.dir, "kubeconfig"), "HOME="+ts.dir)
-		cmd.Stdin = strings.NewReader(stdin)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		err := cmd.Run()
-		return out.String(), err
-	}
-	must := func(stdin string, args ...string) string {
-		t.Helper()
-		out, err := run(stdin, args...)
-		if err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
+	run, must := kubectlFor(t, ts)
 	must(widgetCRD, "apply", "-f", "-")
 	must("", "wait", "--for=condition=Established", "crd/widgets.example.com", "--timeout=10s")
 	must("apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: first\nspec:\n  size: 3\n", "apply", "-f", "-")

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -37,6 +38,31 @@ func (k *seedKubectl) run(stdin string, args ...string) (string, string, int) {
 		k.t.Fatalf("kubectl %s: %v", strings.Join(args, " "), err)
 	}
 	return stdout.String(), stderr.String(), cmd.ProcessState.ExitCode()
+}
+
+// kubectlFor is seedKubectl as two functions, for tests that read
+// kubectl's output whole: run returns stdout and stderr together and an
+// error for a non-zero exit, must fails the test on one. stdin is
+// kubectl's standard input ("" for none).
+func kubectlFor(t *testing.T, ts *testServer) (run func(stdin string, args ...string) (string, error), must func(stdin string, args ...string) string) {
+	t.Helper()
+	k := &seedKubectl{t: t, kubectl: requireKubectl(t), ts: ts}
+	run = func(stdin string, args ...string) (string, error) {
+		stdout, stderr, code := k.run(stdin, args...)
+		if code != 0 {
+			return stdout + stderr, fmt.Errorf("exit status %d", code)
+		}
+		return stdout + stderr, nil
+	}
+	must = func(stdin string, args ...string) string {
+		t.Helper()
+		out, err := run(stdin, args...)
+		if err != nil {
+			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+	return run, must
 }
 
 // must runs kubectl and fails the test unless it succeeds.

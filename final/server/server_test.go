@@ -212,27 +212,15 @@ func TestUnknownFlagsAreErrors(t *testing.T) {
 
 // A scripted kubectl session, as a user would type it.
 func TestKubectlSession(t *testing.T) {
-	kubectl := requireKubectl(t)
 	ts := startServer(t)
-	run := func(stdin string, args ...string) string {
-		t.Helper()
-		cmd := exec.Command(kubectl, args...)
-		cmd.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(ts.dir, "kubeconfig"), "HOME="+ts.dir)
-		cmd.Stdin = strings.NewReader(stdin)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := cmd.Run(); err != nil {
-			t.Fatalf("kubectl %s: %v\n%s", strings.Join(args, " "), err, out.String())
-		}
-		return out.String()
-	}
+	_, run := kubectlFor(t, ts)
 	run("", "create", "namespace", "session")
 	run("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: session\ndata:\n  mode: fast\n", "apply", "-f", "-")
 	if out := run("", "get", "configmap", "settings", "-n", "session", "-o", "yaml"); !strings.Contains(out, "mode: fast") || !strings.Contains(out, "resourceVersion:") {
 		t.Errorf("get -o yaml: %q", out)
 	}
 	// kubectl get -w prints the change the patch below makes.
-	watch := exec.Command(kubectl, "get", "configmap", "settings", "-n", "session", "-w", "-o", "name", "--request-timeout=5s")
+	watch := exec.Command(requireKubectl(t), "get", "configmap", "settings", "-n", "session", "-w", "-o", "name", "--request-timeout=5s")
 	watch.Env = append(os.Environ(), "KUBECONFIG="+filepath.Join(ts.dir, "kubeconfig"), "HOME="+ts.dir)
 	var watched bytes.Buffer
 	watch.Stdout, watch.Stderr = &watched, &watched
