@@ -203,15 +203,9 @@ func (s *Store) Get(ctx context.Context, res *registry.Resource, namespace, name
 // the storage. Writes through another server (a second replica on the same
 // etcd) reach it when the cache has them.
 func (s *Store) GetOwnWrites(ctx context.Context, res *registry.Resource, namespace, name string) (object.Object, error) {
-	if s.Cache == nil {
-		return s.Get(ctx, res, namespace, name)
-	}
-	kv, err := s.Cache.GetAtLeast(ctx, Prefix(res, ""), Key(res, namespace, name), s.lastWrite(res))
-	if errors.Is(err, storage.ErrNotFound) {
+	kv, err := s.read(ctx, res, Key(res, namespace, name), true)
+	if err != nil {
 		return nil, statusError(err, res, name)
-	}
-	if err != nil { // the cache cannot start, or restarts: the storage answers
-		return s.Get(ctx, res, namespace, name)
 	}
 	return decode(kv)
 }
@@ -220,16 +214,18 @@ func (s *Store) GetOwnWrites(ctx context.Context, res *registry.Resource, namesp
 // AppendJSON turns into what a client reads.
 func (s *Store) GetStored(ctx context.Context, res *registry.Resource, namespace, name string) (storage.KeyValue, error) {
 	defer s.observe("get", res, time.Now())
-	kv, err := s.current(ctx, res, Key(res, namespace, name))
+	kv, err := s.read(ctx, res, Key(res, namespace, name), s.SoleWriter)
 	return kv, statusError(err, res, name)
 }
 
-// current reads a key as it is now. With SoleWriter it comes from the watch
-// cache once the cache holds every write this store acknowledged: as
-// current as the storage, for a whole list (see ListOptions) as for one
-// key. kube-apiserver, whose etcd may have other writers, reads etcd.
-func (s *Store) current(ctx context.Context, res *registry.Resource, key string) (storage.KeyValue, error) {
-	if s.SoleWriter && s.Cache != nil {
+// read reads a key as it is now; from the watch cache if fromCache, once
+// the cache holds every write this store acknowledged to the resource, and
+// from the storage without a cache or while it restarts. With SoleWriter
+// the cache is then as current as the storage, for a whole list (see
+// ListOptions) as for one key. kube-apiserver, whose etcd may have other
+// writers, reads etcd.
+func (s *Store) read(ctx context.Context, res *registry.Resource, key string, fromCache bool) (storage.KeyValue, error) {
+	if fromCache && s.Cache != nil {
 		kv, err := s.Cache.GetAtLeast(ctx, Prefix(res, ""), key, s.lastWrite(res))
 		if err == nil || errors.Is(err, storage.ErrNotFound) {
 			return kv, err
@@ -374,7 +370,7 @@ func (s *Store) Update(ctx context.Context, res *registry.Resource, namespace, n
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	key := Key(res, namespace, name)
-	kv, err := s.current(ctx, res, key) // a write that lost a race gets the newer value below
+	kv, err := s.read(ctx, res, key, s.SoleWriter) // a write that lost a race gets the newer value below
 	for {
 		if err != nil {
 			return nil, statusError(err, res, name)
@@ -426,7 +422,7 @@ func (s *Store) Delete(ctx context.Context, res *registry.Resource, namespace, n
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	key := Key(res, namespace, name)
-	kv, err := s.current(ctx, res, key) // a write that lost a race gets the newer value below
+	kv, err := s.read(ctx, res, key, s.SoleWriter) // a write that lost a race gets the newer value below
 	for {
 		if err != nil {
 			return nil, statusError(err, res, name)

@@ -98,7 +98,7 @@ type change struct {
 type watcher struct {
 	prefix string
 	after  int64
-	queue  *storage.Queue[storage.Event]
+	queue  *queue
 }
 
 func (c *Cacher) cacheOf(resourcePrefix string) *cache {
@@ -255,7 +255,7 @@ func (c *Cacher) Subscribe(ctx context.Context, resourcePrefix, prefix string, r
 			backlog = append(backlog, ch.event)
 		}
 	}
-	w := &watcher{prefix: prefix, after: revision, queue: storage.NewQueue[storage.Event]()}
+	w := &watcher{prefix: prefix, after: revision, queue: newQueue()}
 	rc.watchers[w] = struct{}{}
 	return &Subscription{rc: rc, w: w, backlog: backlog}, nil
 }
@@ -274,12 +274,12 @@ func (sub *Subscription) Run(ctx context.Context, deliver func(storage.Event) bo
 	var batch []storage.Event
 	for {
 		select {
-		case <-sub.w.queue.Ready():
+		case <-sub.w.queue.wait():
 		case <-ctx.Done():
 			return
 		}
 		var open bool
-		batch, open = sub.w.queue.Take(batch[:0])
+		batch, open = sub.w.queue.take(batch[:0])
 		for _, ev := range batch {
 			if !deliver(ev) {
 				return
@@ -348,7 +348,7 @@ func (rc *cache) follow(changes <-chan storage.Event) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	for w := range rc.watchers {
-		w.queue.Close()
+		w.queue.close()
 	}
 	rc.running, rc.items, rc.sorted, rc.events, rc.bytes, rc.watchers = false, nil, nil, nil, 0, nil
 	close(rc.progress) // a reader waiting for a revision reads the storage instead
@@ -398,7 +398,7 @@ func (rc *cache) apply(ev storage.Event) {
 		if ev.KV.ModRevision <= w.after || !strings.HasPrefix(ev.KV.Key, w.prefix) {
 			continue
 		}
-		if !w.queue.Push(ev, storage.WatchBuffer) { // fell behind: closed
+		if !w.queue.push(ev, storage.WatchBuffer) { // fell behind: closed
 			delete(rc.watchers, w)
 		}
 	}
