@@ -141,8 +141,11 @@ func (s *APIServer) Routes() *mux.Router {
 	byResource := map[string]*mux.Router{}
 	r.MatcherFunc(func(req *http.Request, match *mux.RouteMatch) bool {
 		info := request.RequestInfoFrom(req.Context())
+		if !info.IsResourceRequest {
+			return false
+		}
 		sub := byResource[resourceKey(info.APIPrefix, info.APIGroup, info.APIVersion, info.Resource)]
-		if !info.IsResourceRequest || sub == nil {
+		if sub == nil {
 			return false
 		}
 		if sub.Match(req, match) && match.MatchErr == nil {
