@@ -206,7 +206,7 @@ func ParseOptions(args []string, out io.Writer) (*Options, error) {
 	fs.Func("feature-gates", features.Usage(), func(v string) error { gates = append(gates, v); return nil })
 	fs.BoolVar(&o.Profiling, "profiling", true, "serve profiles at /debug/pprof/ (to users RBAC allows)")
 	fs.BoolVar(&o.ContentionProfiling, "contention-profiling", false, "with --profiling, also profile lock contention")
-	fs.BoolVar(&o.WatchCache, "watch-cache", true, "serve watches and resourceVersion=0 lists from a cache in memory")
+	fs.BoolVar(&o.WatchCache, "watch-cache", true, "serve watches and resourceVersion=0 lists (on SQLite, gets and whole lists too) from a cache in memory")
 	fs.DurationVar(&o.EtcdCountMetricPollPeriod, "etcd-count-metric-poll-period", time.Minute, "how often apiserver_resource_objects counts the objects of each resource (0: never)")
 	fs.StringVar(&o.TLSMinVersion, "tls-min-version", "", "minimum TLS version: VersionTLS10, VersionTLS11, VersionTLS12 or VersionTLS13 (default VersionTLS12)")
 	fs.Var(stringList{&o.TLSCipherSuites}, "tls-cipher-suites", "comma-separated cipher suites, by Go's names (default: Go's)")
