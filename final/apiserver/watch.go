@@ -7,7 +7,9 @@
 package apiserver
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -141,7 +143,9 @@ func (s *APIServer) serveWatch(w http.ResponseWriter, r *http.Request, res *regi
 	w.Header().Set("Content-Type", "application/json;stream=watch")
 	w.WriteHeader(http.StatusOK)
 	flusher.Flush() // the client learns the watch started, before any event
-	enc := json.NewEncoder(w)
+	out := &eventWriter{w: w, flusher: flusher}
+	defer out.release()
+	enc := json.NewEncoder(out)
 	asTable := wantsTable(r)
 	write := func(eventType string, obj any) bool {
 		if o, ok := obj.(object.Object); ok && asTable && eventType != "BOOKMARK" {
@@ -153,11 +157,7 @@ func (s *APIServer) serveWatch(w http.ResponseWriter, r *http.Request, res *regi
 		}{eventType, obj}) == nil // or the client is gone
 	}
 	send := func(eventType string, obj any) bool {
-		if !write(eventType, obj) {
-			return false
-		}
-		flusher.Flush()
-		return true
+		return write(eventType, obj) && out.flush()
 	}
 	sent := from // every event up to here has been sent
 	bookmark := func(annotations map[string]any) bool {
@@ -199,7 +199,7 @@ func (s *APIServer) serveWatch(w http.ResponseWriter, r *http.Request, res *regi
 			}
 			sent = ev.Revision
 			if ev.Stored != nil {
-				if !writeStored(w, ev) {
+				if !writeStored(out, ev) {
 					return
 				}
 			} else if eventType, obj, ok := filtered(ev, o.match); ok {
@@ -211,10 +211,10 @@ func (s *APIServer) serveWatch(w http.ResponseWriter, r *http.Request, res *regi
 					return
 				}
 			}
-			// Events that came together leave together: one flush (one
-			// TLS record, one system call) for all of them.
-			if len(events) == 0 {
-				flusher.Flush()
+			// Events that came together leave together: one write and
+			// one flush for all of them (up to maxEventWrite).
+			if (len(events) == 0 || out.gathered() >= maxEventWrite) && !out.flush() {
+				return
 			}
 		case <-ticker.C:
 			if o.bookmarks && !bookmark(nil) {
@@ -228,6 +228,66 @@ func (s *APIServer) serveWatch(w http.ResponseWriter, r *http.Request, res *regi
 			return
 		}
 	}
+}
+
+// eventWriter gathers a watch's events and hands them to the response in
+// one write when flushed. The response's own buffer is small (4 KiB in Go's
+// HTTP/2 server) and each time it fills, the handler waits for a frame to be
+// written: a burst of events written one by one costs a frame, a TLS record
+// and a system call per 4 KiB. Written at once, it goes out in frames of the
+// connection's largest size (16 KiB unless the client allows more).
+type eventWriter struct {
+	w       io.Writer
+	flusher http.Flusher
+	buf     *bytes.Buffer // from eventBuffers, while events wait
+}
+
+// maxEventWrite bounds what a watch gathers before it writes.
+const maxEventWrite = 64 << 10
+
+// eventBuffers are shared by the watches: a thousand idle watchers hold none.
+var eventBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// Write gathers p; it cannot fail (flush says whether the client is there).
+func (ew *eventWriter) Write(p []byte) (int, error) {
+	if ew.buf == nil {
+		ew.buf = eventBuffers.Get().(*bytes.Buffer)
+	}
+	return ew.buf.Write(p)
+}
+
+// gathered is how many bytes wait to be written.
+func (ew *eventWriter) gathered() int {
+	if ew.buf == nil {
+		return 0
+	}
+	return ew.buf.Len()
+}
+
+// flush writes what was gathered and flushes the response; false if the
+// client is gone (or was cut, see boundEvents).
+func (ew *eventWriter) flush() bool {
+	if ew.buf != nil {
+		_, err := ew.w.Write(ew.buf.Bytes())
+		ew.release()
+		if err != nil {
+			return false
+		}
+	}
+	ew.flusher.Flush()
+	return true
+}
+
+// release gives the buffer back; what it held is dropped.
+func (ew *eventWriter) release() {
+	if ew.buf == nil {
+		return
+	}
+	if ew.buf.Cap() <= 2*maxEventWrite { // an outsized one (a huge object) is left to the GC
+		ew.buf.Reset()
+		eventBuffers.Put(ew.buf)
+	}
+	ew.buf = nil
 }
 
 // boundEvents queues a watch's events for it, at most storage.WatchBuffer
