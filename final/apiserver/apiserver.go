@@ -17,7 +17,9 @@ package apiserver
 
 import (
 	"context"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -138,7 +140,7 @@ func (s *APIServer) Routes() *mux.Router {
 	// A request that names a resource is first matched against that
 	// resource's dozen routes only: gorilla/mux tries routes one by one,
 	// and there are hundreds. A request none of them takes goes on to all.
-	byResource := map[string]*mux.Router{}
+	byResource := map[string]*resourceRouter{}
 	r.MatcherFunc(func(req *http.Request, match *mux.RouteMatch) bool {
 		info := request.RequestInfoFrom(req.Context())
 		if !info.IsResourceRequest {
@@ -147,6 +149,10 @@ func (s *APIServer) Routes() *mux.Router {
 		sub := byResource[resourceKey(info.APIPrefix, info.APIGroup, info.APIVersion, info.Resource)]
 		if sub == nil {
 			return false
+		}
+		if h, vars := sub.plain(req, info); h != nil {
+			match.Handler, match.Vars = h, vars
+			return true
 		}
 		if sub.Match(req, match) && match.MatchErr == nil {
 			return true
@@ -166,7 +172,8 @@ func (s *APIServer) Routes() *mux.Router {
 		if res.Virtual || res.Custom != nil {
 			continue
 		}
-		sub := mux.NewRouter().SkipClean(true)
+		collection, item := s.plainVerbs(res)
+		sub := &resourceRouter{Router: mux.NewRouter().SkipClean(true), res: res, collection: collection, item: item}
 		for _, route := range s.Handlers { // in the same order as on r
 			if route.Resource == res {
 				sub.Handle(route.Path, s.handle(route.Resource, route.Verb)).Methods(route.Method)
@@ -177,17 +184,67 @@ func (s *APIServer) Routes() *mux.Router {
 			apiPrefix = "api"
 		}
 		byResource[resourceKey(apiPrefix, res.Group, res.Version, res.Name)] = sub
-		for _, router := range []*mux.Router{r, sub} {
-			collection := res.PathPrefix() + "/" + res.Name
-			if res.Namespaced {
-				router.Handle(collection, s.handleList(res)).Methods(http.MethodGet)
-				collection = res.PathPrefix() + "/namespaces/{namespace}/" + res.Name
+		collectionPath := res.PathPrefix() + "/" + res.Name
+		if res.Namespaced {
+			for _, router := range []*mux.Router{r, sub.Router} {
+				router.Handle(collectionPath, collection[http.MethodGet]).Methods(http.MethodGet)
 			}
-			s.resourceRoutes(router, res, collection)
+			collectionPath = res.PathPrefix() + "/namespaces/{namespace}/" + res.Name
+		}
+		for _, router := range []*mux.Router{r, sub.Router} {
+			s.resourceRoutes(router, res, collectionPath, collection, item)
+		}
+		for _, route := range s.Handlers {
+			if route.Resource == res && (route.Path == collectionPath || route.Path == collectionPath+"/{name}") {
+				sub.collection, sub.item = nil, nil // an extra route comes first: the patterns decide
+			}
 		}
 	}
 	s.customResourceRoutes(r)
 	return r
+}
+
+// resourceRouter has one resource's routes. Those of the collection and of
+// an item (the verbs of resourceRoutes, by method) are also kept by method,
+// for the requests that name them exactly.
+type resourceRouter struct {
+	*mux.Router
+	res              *registry.Resource
+	collection, item map[string]http.Handler
+}
+
+// plain finds the handler of a request for the collection or an item,
+// without a subresource, from its RequestInfo, with the route variables
+// its pattern would give: the route it would match, found without trying
+// patterns. Anything else (subresources, a method a route does not take,
+// a path the patterns would not match as RequestInfo reads it) is left to
+// the patterns: nil.
+func (rr *resourceRouter) plain(req *http.Request, info request.RequestInfo) (http.Handler, map[string]string) {
+	if info.Subresource != "" || rr.collection == nil {
+		return nil, nil
+	}
+	path, vars := rr.res.PathPrefix(), map[string]string{}
+	if rr.res.Namespaced {
+		if info.Namespace == "" { // only the list across namespaces
+			if info.Name != "" || req.Method != http.MethodGet {
+				return nil, nil
+			}
+		} else {
+			path += "/namespaces/" + info.Namespace
+			vars["namespace"] = info.Namespace
+		}
+	}
+	path += "/" + rr.res.Name
+	routes := rr.collection
+	if info.Name != "" {
+		path += "/" + info.Name
+		vars["name"] = info.Name
+		routes = rr.item
+	}
+	if path != req.URL.Path {
+		return nil, nil
+	}
+	return routes[req.Method], vars
 }
 
 // resourceKey names a resource in one version, as a request names it.
@@ -195,24 +252,40 @@ func resourceKey(apiPrefix, group, version, resource string) string {
 	return apiPrefix + "/" + group + "/" + version + "/" + resource
 }
 
-// resourceRoutes are the routes of one resource below its collection path.
-func (s *APIServer) resourceRoutes(r *mux.Router, res *registry.Resource, collection string) {
-	r.Handle(collection, s.handleList(res)).Methods(http.MethodGet)
-	r.Handle(collection, s.handle(res, s.create)).Methods(http.MethodPost)
-	r.Handle(collection, s.handle(res, s.deleteCollection)).Methods(http.MethodDelete)
-	item := collection + "/{name}"
-	r.Handle(item, s.handle(res, s.get)).Methods(http.MethodGet)
-	r.Handle(item, s.handle(res, s.update)).Methods(http.MethodPut)
-	r.Handle(item, s.handle(res, s.patch)).Methods(http.MethodPatch)
-	r.Handle(item, s.handle(res, s.delete)).Methods(http.MethodDelete)
+// plainVerbs are a resource's handlers of its collection and of an item, by method.
+func (s *APIServer) plainVerbs(res *registry.Resource) (collection, item map[string]http.Handler) {
+	collection = map[string]http.Handler{
+		http.MethodGet:    s.handleList(res),
+		http.MethodPost:   s.handle(res, s.create),
+		http.MethodDelete: s.handle(res, s.deleteCollection),
+	}
+	item = map[string]http.Handler{
+		http.MethodGet:    s.handle(res, s.get),
+		http.MethodPut:    s.handle(res, s.update),
+		http.MethodPatch:  s.handle(res, s.patch),
+		http.MethodDelete: s.handle(res, s.delete),
+	}
+	return collection, item
+}
+
+// resourceRoutes are the routes of one resource below its collection path:
+// those of plainVerbs, then the subresources'.
+func (s *APIServer) resourceRoutes(r *mux.Router, res *registry.Resource, collectionPath string, collection, item map[string]http.Handler) {
+	for _, method := range slices.Sorted(maps.Keys(collection)) {
+		r.Handle(collectionPath, collection[method]).Methods(method)
+	}
+	itemPath := collectionPath + "/{name}"
+	for _, method := range slices.Sorted(maps.Keys(item)) {
+		r.Handle(itemPath, item[method]).Methods(method)
+	}
 	if res.StatusSubresource {
-		r.Handle(item+"/status", s.handle(res, s.get)).Methods(http.MethodGet)
-		r.Handle(item+"/status", s.handle(res, s.update)).Methods(http.MethodPut)
-		r.Handle(item+"/status", s.handle(res, s.patch)).Methods(http.MethodPatch)
+		r.Handle(itemPath+"/status", s.handle(res, s.get)).Methods(http.MethodGet)
+		r.Handle(itemPath+"/status", s.handle(res, s.update)).Methods(http.MethodPut)
+		r.Handle(itemPath+"/status", s.handle(res, s.patch)).Methods(http.MethodPatch)
 	}
 	if res.ScaleSubresource {
-		r.Handle(item+"/scale", s.handle(res, s.getScale)).Methods(http.MethodGet)
-		r.Handle(item+"/scale", s.handle(res, s.updateScale)).Methods(http.MethodPut, http.MethodPatch)
+		r.Handle(itemPath+"/scale", s.handle(res, s.getScale)).Methods(http.MethodGet)
+		r.Handle(itemPath+"/scale", s.handle(res, s.updateScale)).Methods(http.MethodPut, http.MethodPatch)
 	}
 }
 

@@ -211,20 +211,34 @@ func TestMaxInFlightLimitNeedsRequestInfo(t *testing.T) {
 	}
 }
 
+// answerRecorder is a ResponseRecorder that says when the status was written.
+type answerRecorder struct {
+	*httptest.ResponseRecorder
+	answered chan struct{}
+}
+
+func (a *answerRecorder) WriteHeader(code int) {
+	a.ResponseRecorder.WriteHeader(code)
+	close(a.answered)
+}
+
 func TestTimeout(t *testing.T) {
-	proceed := make(chan struct{})
 	handlerDone := make(chan error, 1)
+	rec := &answerRecorder{httptest.NewRecorder(), make(chan struct{})}
 	h := WithRequestInfo(WithTimeout(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done() // a handler that waits on something slow, as a store call does
-		<-proceed
+		// The client has its answer while the handler is still at work.
+		select {
+		case <-rec.answered:
+		case <-time.After(10 * time.Second):
+			t.Error("no answer while the handler ran past its deadline")
+		}
 		w.Header().Set("X-Late", "yes")
 		_, err := w.Write([]byte("too late"))
 		handlerDone <- err
 	}), time.Millisecond, LongRunning))
 
-	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/namespaces/ns/pods/a", nil))
-	close(proceed)
 	if rec.Code != http.StatusGatewayTimeout {
 		t.Fatalf("got %d, want 504", rec.Code)
 	}

@@ -77,5 +77,6 @@ func (s *Server) filters(routes http.Handler, authenticator authn.Authenticator,
 	h = filters.WithTimeout(h, o.RequestTimeout, filters.LongRunning)
 	h = metrics.WithMetrics(h, m) // outside authentication, the limit and the timeout: 401, 429 and 504 count too
 	h = filters.WithRequestInfo(h)
-	return filters.WithPanicRecovery(h)
+	h = filters.WithPanicRecovery(h)
+	return filters.WithGrownStack(h)
 }
