@@ -162,10 +162,14 @@ func (s *APIServer) createObject(res *registry.Resource, r *http.Request, namesp
 			}
 			return presented(r.Context(), res, stored, http.StatusCreated)
 		}
-		created, err := s.Store.Create(r.Context(), res, stored)
+		created, kv, err := s.Store.CreateStored(r.Context(), res, stored)
 		finish(err == nil)
 		if err == nil {
 			s.afterWrite(r.Context(), res, Created, created)
+			if sendsStored(res, r) { // the stored bytes, not the object encoded again (stored.go)
+				data, err := store.AppendJSON(nil, kv)
+				return json.RawMessage(data), http.StatusCreated, err
+			}
 			return presented(r.Context(), res, created, http.StatusCreated)
 		}
 		if !generated || attempt == 8 || !apierrors.IsAlreadyExists(err) {

@@ -242,8 +242,10 @@ type eventWriter struct {
 	buf     *bytes.Buffer // from eventBuffers, while events wait
 }
 
-// maxEventWrite bounds what a watch gathers before it writes.
-const maxEventWrite = 64 << 10
+// maxEventWrite bounds what a watch gathers before it writes: a frame's
+// worth. A thousand watchers each gathering more held tens of megabytes
+// during a burst.
+const maxEventWrite = 16 << 10
 
 // eventBuffers are shared by the watches: a thousand idle watchers hold none.
 var eventBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}

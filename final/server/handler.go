@@ -1,7 +1,7 @@
 // The handler chain, in kube-apiserver's order (DefaultBuildHandlerChain in
 // k8s.io/apiserver/pkg/server/config.go), outermost first:
 //
-//	panic recovery -> RequestInfo -> metrics -> timeout -> CORS -> authentication
+//	grown stack -> panic recovery -> RequestInfo -> metrics -> timeout -> CORS -> authentication
 //	  -> audit -> impersonation -> max in flight -> authorization -> aggregator
 //	  -> services/proxy -> routes
 //

@@ -16,7 +16,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -90,10 +89,21 @@ func New(backend storage.Backend) *Store { return &Store{backend: backend} }
 // Backend is the store's backend, for what works on keys (compaction, health).
 func (s *Store) Backend() storage.Backend { return s.backend }
 
-// Key is where an object lives. path.Join drops the empty group of the core
-// API and the empty namespace of cluster-scoped objects.
+// Key is where an object lives: /registry/<group>/<resource>/<namespace>/<name>,
+// without the empty group of the core API and the empty namespace of
+// cluster-scoped objects. The parts are joined as they are (path.Join would
+// also clean them, turning a name ".." into the parent's key, and cost a
+// few percent of a create's CPU).
 func Key(res *registry.Resource, namespace, name string) string {
-	return path.Join("/registry", res.Group, res.Name, namespace, name)
+	n := len("/registry") + 4 + len(res.Group) + len(res.Name) + len(namespace) + len(name)
+	key := make([]byte, 0, n)
+	key = append(key, "/registry"...)
+	for _, part := range [...]string{res.Group, res.Name, namespace, name} {
+		if part != "" {
+			key = append(append(key, '/'), part...)
+		}
+	}
+	return string(key)
 }
 
 // Prefix is the key prefix of a resource's objects in a namespace ("" for all).
@@ -169,19 +179,27 @@ func (s *Store) readError(ctx context.Context, err error, requested int64) error
 
 // Create stores a new object; AlreadyExists if its key is taken.
 func (s *Store) Create(ctx context.Context, res *registry.Resource, obj object.Object) (object.Object, error) {
+	created, _, err := s.CreateStored(ctx, res, obj)
+	return created, err
+}
+
+// CreateStored is Create that also returns the object as stored, which
+// AppendJSON turns into what a client reads (as GetStored's).
+func (s *Store) CreateStored(ctx context.Context, res *registry.Resource, obj object.Object) (object.Object, storage.KeyValue, error) {
 	defer s.observe("create", res, time.Now())
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	value, err := encode(obj)
 	if err != nil {
-		return nil, fmt.Errorf("encoding %s: %w", res.Kind, err)
+		return nil, storage.KeyValue{}, fmt.Errorf("encoding %s: %w", res.Kind, err)
 	}
 	kv, err := s.backend.Create(ctx, Key(res, obj.MetaString("namespace"), obj.MetaString("name")), value)
 	if err != nil {
-		return nil, statusError(err, res, obj.MetaString("name"))
+		return nil, kv, statusError(err, res, obj.MetaString("name"))
 	}
 	s.wrote(res, kv.ModRevision)
-	return decode(kv)
+	created, err := decode(kv)
+	return created, kv, err
 }
 
 // Get reads an object as it is now.

@@ -368,3 +368,20 @@ func TestSoleWriterReadsTheCache(t *testing.T) {
 		})
 	}
 }
+
+func TestKey(t *testing.T) {
+	roles := &registry.Resource{Group: "rbac.authorization.k8s.io", Version: "v1", Name: "clusterroles", Kind: "ClusterRole"}
+	for _, c := range []struct{ got, want string }{
+		{Key(configmaps, "default", "a"), "/registry/configmaps/default/a"},
+		{Key(roles, "", "admin"), "/registry/rbac.authorization.k8s.io/clusterroles/admin"},
+		{Prefix(configmaps, "team-a"), "/registry/configmaps/team-a/"},
+		{Prefix(configmaps, ""), "/registry/configmaps/"},
+		{Prefix(roles, ""), "/registry/rbac.authorization.k8s.io/clusterroles/"},
+		// Not cleaned: a name that is a path step stays inside its namespace.
+		{Key(configmaps, "default", ".."), "/registry/configmaps/default/.."},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
