@@ -15,6 +15,7 @@ import (
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/patch"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/request"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/storage"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/store"
 )
 
@@ -222,13 +223,30 @@ func (s *APIServer) patch(res *registry.Resource, r *http.Request, namespace, na
 
 // write is an update however the new object is made: from the current one
 // (as the client sees it), through admission, then stored if nobody wrote
-// meanwhile. A dry run stops before the store.
+// meanwhile. A dry run stops before the store. The answer is the object
+// as stored: its stored bytes when the client reads those (stored.go).
 func (s *APIServer) write(res *registry.Resource, r *http.Request, namespace, name string,
 	build func(current object.Object) (object.Object, error)) (any, int, error) {
+	updated, kv, err := s.writeObject(res, r, namespace, name, build)
+	if err != nil {
+		return nil, 0, err
+	}
+	if kv.Value != nil && sendsStored(res, r) { // not encoded again
+		data, err := store.AppendJSON(nil, kv)
+		return json.RawMessage(data), http.StatusOK, err
+	}
+	return presented(r.Context(), res, updated, http.StatusOK)
+}
+
+// writeObject is write's work: it returns the object as stored (not yet
+// presented in the request's version) and, unless this was a dry run, its
+// stored form.
+func (s *APIServer) writeObject(res *registry.Resource, r *http.Request, namespace, name string,
+	build func(current object.Object) (object.Object, error)) (object.Object, storage.KeyValue, error) {
 	ctx := r.Context()
 	op, err := s.fieldManager(r, res)
 	if err != nil {
-		return nil, 0, err
+		return nil, storage.KeyValue{}, err
 	}
 	finish := func(bool) {} // what the latest attempt took, to keep or give back
 	prepare := func(stored object.Object) (object.Object, error) {
@@ -256,22 +274,20 @@ func (s *APIServer) write(res *registry.Resource, r *http.Request, namespace, na
 	if isDryRun(r) {
 		stored, err := s.Store.Get(ctx, res, namespace, name)
 		if err != nil {
-			return nil, 0, err
+			return nil, storage.KeyValue{}, err
 		}
 		obj, err := prepare(stored)
 		finish(false)
 		if err != nil {
-			return nil, 0, err
+			return nil, storage.KeyValue{}, err
 		}
 		if rv := obj.MetaString("resourceVersion"); rv != "" && rv != stored.MetaString("resourceVersion") {
-			return nil, 0, apierrors.NewConflict(res.Group, res.Name, name, errOptimisticLock)
+			return nil, storage.KeyValue{}, apierrors.NewConflict(res.Group, res.Name, name, errOptimisticLock)
 		}
-		if obj, err = toStorage(r, res, obj, stored); err != nil {
-			return nil, 0, err
-		}
-		return presented(ctx, res, obj, http.StatusOK)
+		obj, err = toStorage(r, res, obj, stored)
+		return obj, storage.KeyValue{}, err
 	}
-	updated, err := s.Store.Update(ctx, res, namespace, name, func(stored object.Object) (object.Object, error) {
+	updated, kv, err := s.Store.UpdateStored(ctx, res, namespace, name, func(stored object.Object) (object.Object, error) {
 		obj, err := prepare(stored)
 		if err != nil {
 			return nil, err
@@ -280,10 +296,10 @@ func (s *APIServer) write(res *registry.Resource, r *http.Request, namespace, na
 	})
 	finish(err == nil)
 	if err != nil {
-		return nil, 0, err
+		return nil, storage.KeyValue{}, err
 	}
 	s.afterWrite(ctx, res, Updated, updated)
-	return presented(ctx, res, updated, http.StatusOK)
+	return updated, kv, nil
 }
 
 // admitUpdate is what an updated object must pass, however it was built:

@@ -42,7 +42,7 @@ func (s *APIServer) updateScale(res *registry.Resource, r *http.Request, namespa
 	if err != nil {
 		return nil, 0, err
 	}
-	updated, code, err := s.write(res, r, namespace, name, func(stored object.Object) (object.Object, error) {
+	updated, _, err := s.writeObject(res, r, namespace, name, func(stored object.Object) (object.Object, error) {
 		current := object.Object(object.DeepCopy(map[string]any(stored)).(map[string]any)) // stored is the old object too
 		scale := scaleOf(current)
 		if patchType != "" {
@@ -69,10 +69,13 @@ func (s *APIServer) updateScale(res *registry.Resource, r *http.Request, namespa
 		spec["replicas"] = json.Number(strconv.FormatInt(replicas, 10))
 		return current, nil
 	})
+	if err == nil {
+		updated, err = present(r.Context(), res, updated)
+	}
 	if err != nil {
 		return nil, 0, err
 	}
-	return scaleOf(updated.(object.Object)), code, nil
+	return scaleOf(updated), http.StatusOK, nil
 }
 
 // scaleOf is an object's Scale: its replicas wanted and seen, and its

@@ -13,7 +13,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -134,7 +133,7 @@ func encode(obj object.Object) ([]byte, error) {
 		}
 	}
 	copied["metadata"] = meta
-	return json.Marshal(copied)
+	return object.Marshal(copied)
 }
 
 // statusError turns a storage error into what a client of res is told.
@@ -384,6 +383,14 @@ func (s *Store) scan(ctx context.Context, res *registry.Resource, namespace stri
 // every attempt and may change it.
 func (s *Store) Update(ctx context.Context, res *registry.Resource, namespace, name string,
 	tryUpdate func(current object.Object) (object.Object, error)) (object.Object, error) {
+	updated, _, err := s.UpdateStored(ctx, res, namespace, name, tryUpdate)
+	return updated, err
+}
+
+// UpdateStored is Update that also returns the object as stored, which
+// AppendJSON turns into what a client reads (as GetStored's).
+func (s *Store) UpdateStored(ctx context.Context, res *registry.Resource, namespace, name string,
+	tryUpdate func(current object.Object) (object.Object, error)) (object.Object, storage.KeyValue, error) {
 	defer s.observe("update", res, time.Now())
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
@@ -391,29 +398,30 @@ func (s *Store) Update(ctx context.Context, res *registry.Resource, namespace, n
 	kv, err := s.read(ctx, res, key, s.SoleWriter) // a write that lost a race gets the newer value below
 	for {
 		if err != nil {
-			return nil, statusError(err, res, name)
+			return nil, kv, statusError(err, res, name)
 		}
 		current, err := decode(kv)
 		if err != nil {
-			return nil, err
+			return nil, kv, err
 		}
 		currentRV := current.MetaString("resourceVersion")
 		uid, created := current.MetaString("uid"), current.MetaString("creationTimestamp")
 		obj, err := tryUpdate(current)
 		if err != nil {
-			return nil, err
+			return nil, kv, err
 		}
 		if rv := obj.MetaString("resourceVersion"); rv != "" && rv != currentRV {
-			return nil, apierrors.NewConflict(res.Group, res.Name, name, errors.New(apierrors.OptimisticLockErrorMsg))
+			return nil, kv, apierrors.NewConflict(res.Group, res.Name, name, errors.New(apierrors.OptimisticLockErrorMsg))
 		}
 		meta := obj.Metadata() // what the server owns, the client cannot change
 		meta["uid"], meta["creationTimestamp"] = uid, created
 		value, encodeErr := encode(obj)
 		if encodeErr != nil {
-			return nil, fmt.Errorf("encoding %s: %w", res.Kind, encodeErr)
+			return nil, kv, fmt.Errorf("encoding %s: %w", res.Kind, encodeErr)
 		}
 		if bytes.Equal(value, kv.Value) {
-			return decode(kv) // nothing changed: like Kubernetes, write nothing, keep the resourceVersion
+			current, err := decode(kv) // nothing changed: like Kubernetes, write nothing, keep the resourceVersion
+			return current, kv, err
 		}
 		updated, writeErr := s.backend.Update(ctx, key, value, kv.ModRevision)
 		if writeErr == nil {
@@ -425,9 +433,10 @@ func (s *Store) Update(ctx context.Context, res *registry.Resource, namespace, n
 			continue
 		}
 		if writeErr != nil {
-			return nil, statusError(writeErr, res, name)
+			return nil, updated, statusError(writeErr, res, name)
 		}
-		return decode(updated)
+		obj, err = decode(updated)
+		return obj, updated, err
 	}
 }
 
