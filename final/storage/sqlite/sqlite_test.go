@@ -164,3 +164,70 @@ func TestCurrentIsTheLogsLatest(t *testing.T) {
 		t.Fatalf("%d rows of current disagree with the log; meta's revision %d, the log's last %d", mismatches, revision, maxLog)
 	}
 }
+
+// Compaction in slices of a few rows ends as compaction in one: each key's
+// last write before the revision stays, with everything after it; deletes
+// and replaced writes go, and reads below the revision are refused.
+func TestCompactionInSlices(t *testing.T) {
+	defer func(n int) { *sqlite.CompactRows = n }(*sqlite.CompactRows)
+	*sqlite.CompactRows = 3
+	ctx := t.Context()
+	file := filepath.Join(t.TempDir(), "state.db")
+	s := open(t, file)
+	last := map[string]storage.KeyValue{}
+	for _, key := range []string{"/a", "/b", "/c", "/gone"} {
+		kv, err := s.Create(ctx, key, []byte("0"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 1; i <= 5; i++ {
+			if kv, err = s.Update(ctx, key, []byte(fmt.Sprint(i)), kv.ModRevision); err != nil {
+				t.Fatal(err)
+			}
+		}
+		last[key] = kv
+	}
+	if _, err := s.Delete(ctx, "/gone", 0); err != nil {
+		t.Fatal(err)
+	}
+	after, err := s.Update(ctx, "/a", []byte("after"), last["/a"].ModRevision)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := after.ModRevision // before it: /a's fifth update, and the delete of /gone
+	if err := s.Compact(ctx, at); err != nil {
+		t.Fatalf("Compact(%d): %v", at, err)
+	}
+
+	db, err := sql.Open("sqlite3", file+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT key, revision FROM log ORDER BY revision`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for rows.Next() {
+		var key string
+		var rev int64
+		if err := rows.Scan(&key, &rev); err != nil {
+			t.Fatal(err)
+		}
+		left = append(left, fmt.Sprintf("%s@%d", key, rev))
+	}
+	rows.Close()
+	want := []string{fmt.Sprintf("/a@%d", last["/a"].ModRevision), fmt.Sprintf("/b@%d", last["/b"].ModRevision),
+		fmt.Sprintf("/c@%d", last["/c"].ModRevision), fmt.Sprintf("/a@%d", after.ModRevision)}
+	if fmt.Sprint(left) != fmt.Sprint(want) {
+		t.Errorf("log after compaction: %v, want %v", left, want)
+	}
+	kvs, _, _, err := s.List(ctx, "/", "", 0, at)
+	if err != nil || len(kvs) != 3 || string(kvs[0].Value) != "after" || string(kvs[1].Value) != "5" {
+		t.Errorf("list at the compacted revision: %v, %v", kvs, err)
+	}
+	if _, _, _, err := s.List(ctx, "/", "", 0, at-1); !errors.Is(err, storage.ErrCompacted) {
+		t.Errorf("list below the compacted revision: %v, want ErrCompacted", err)
+	}
+}
