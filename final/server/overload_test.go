@@ -35,10 +35,14 @@ func TestOverloadInflight(t *testing.T) {
 	ts, cmd := startProcess(t, buildFinal(t), t.TempDir(),
 		fmt.Sprintf("--max-requests-inflight=%d", maxReads), fmt.Sprintf("--max-mutating-requests-inflight=%d", maxWrites))
 	const cms = "/api/v1/namespaces/default/configmaps"
-	// A big object, so that a read holds its slot for a while: reads would
-	// otherwise be over too soon to meet.
+	// Big objects, so that a read holds its slot for a while: reads would
+	// otherwise be over too soon to meet. A get reads one of 1 MiB, a list
+	// four, each decoded to test the selector and written out again.
 	pad := strings.Repeat("p", 1<<20)
 	expect(t, ts.do(t, "POST", cms, "application/json", `{"metadata":{"name":"probe"},"data":{"k":"v","pad":"`+pad+`"}}`), 201, "")
+	for i := range 3 {
+		expect(t, ts.do(t, "POST", cms, "application/json", fmt.Sprintf(`{"metadata":{"name":"ballast-%d"},"data":{"pad":"%s"}}`, i, pad)), 201, "")
+	}
 
 	// Every client has a connection of its own, as separate clients would.
 	transport := ts.client.Transport.(*http.Transport).Clone()
