@@ -4,7 +4,6 @@
 package apiserver
 
 import (
-	"encoding/json"
 	"net/http"
 	"slices"
 	"strconv"
@@ -87,8 +86,7 @@ func (s *APIServer) get(res *registry.Resource, r *http.Request, namespace, name
 		if err != nil {
 			return nil, 0, err
 		}
-		data, err := store.AppendJSON(nil, kv)
-		return json.RawMessage(data), http.StatusOK, err
+		return storedAnswer(kv, http.StatusOK)
 	}
 	obj, err := s.Store.Get(r.Context(), res, namespace, name)
 	if err != nil {
@@ -167,9 +165,8 @@ func (s *APIServer) createObject(res *registry.Resource, r *http.Request, namesp
 		finish(err == nil)
 		if err == nil {
 			s.afterWrite(r.Context(), res, Created, created)
-			if sendsStored(res, r) { // the stored bytes, not the object encoded again (stored.go)
-				data, err := store.AppendJSON(nil, kv)
-				return json.RawMessage(data), http.StatusCreated, err
+			if sendsStored(res, r) { // the stored bytes, not the object encoded again
+				return storedAnswer(kv, http.StatusCreated)
 			}
 			return presented(r.Context(), res, created, http.StatusCreated)
 		}
@@ -231,9 +228,8 @@ func (s *APIServer) write(res *registry.Resource, r *http.Request, namespace, na
 	if err != nil {
 		return nil, 0, err
 	}
-	if kv.Value != nil && sendsStored(res, r) { // not encoded again
-		data, err := store.AppendJSON(nil, kv)
-		return json.RawMessage(data), http.StatusOK, err
+	if !isDryRun(r) && sendsStored(res, r) { // the stored bytes, not the object encoded again
+		return storedAnswer(kv, http.StatusOK)
 	}
 	return presented(r.Context(), res, updated, http.StatusOK)
 }

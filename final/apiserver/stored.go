@@ -32,6 +32,13 @@ func sendsStored(res *registry.Resource, r *http.Request) bool {
 	return servedAsStored(res) && !wantsTable(r)
 }
 
+// storedAnswer is a verb's answer from an object's stored bytes, with its
+// resourceVersion: what a get, a create or an update sends when sendsStored.
+func storedAnswer(kv storage.KeyValue, code int) (any, int, error) {
+	data, err := store.AppendJSON(nil, kv)
+	return json.RawMessage(data), code, err
+}
+
 // noSelectors tells whether a request has no label or field selector.
 func noSelectors(r *http.Request) bool {
 	q := r.URL.Query()

@@ -173,10 +173,13 @@ func (s *APIServer) serveWatch(w http.ResponseWriter, r *http.Request, res *regi
 	}
 	events, served := boundEvents(w, events)
 	defer served()
-	for _, obj := range initial {
-		if !send("ADDED", obj) {
+	for _, obj := range initial { // written as a burst of changes is: a frame's worth at a time
+		if !write("ADDED", obj) || out.gathered() >= maxEventWrite && !out.flush() {
 			return
 		}
+	}
+	if len(initial) > 0 && !out.flush() {
+		return
 	}
 	if o.bookmarks && o.endBookmark && !bookmark(map[string]any{"k8s.io/initial-events-end": "true"}) {
 		return
