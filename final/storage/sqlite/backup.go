@@ -171,9 +171,13 @@ func checkFile(ctx context.Context, file string) (int64, error) {
 // tables are the columns of each table, as schema creates them.
 var tables = map[string][]string{
 	"log":     {"revision", "key", "create_revision", "deleted", "value"},
-	"current": {"key", "create_revision", "mod_revision", "value"},
+	"current": {"key", "create_revision", "mod_revision"},
 	"meta":    {"name", "value"},
 }
+
+// valuesInCurrent are current's columns before it became an index of the
+// log; Open upgrades such a database.
+var valuesInCurrent = []string{"key", "create_revision", "mod_revision", "value"}
 
 // check runs SQLite's integrity check, compares the tables with schema,
 // and reads the revision; no row may be newer than it.
@@ -185,6 +189,7 @@ func check(ctx context.Context, db *sql.DB) (revision int64, err error) {
 	if result != "ok" {
 		return 0, fmt.Errorf("integrity check: %s", result)
 	}
+	oldLayout := false // Open upgrades it, orphans included
 	for table, want := range tables {
 		rows, err := db.QueryContext(ctx, `SELECT name FROM pragma_table_info(?) ORDER BY cid`, table)
 		if err != nil {
@@ -203,7 +208,9 @@ func check(ctx context.Context, db *sql.DB) (revision int64, err error) {
 		if err := rows.Err(); err != nil {
 			return 0, err
 		}
-		if !slices.Equal(columns, want) {
+		if table == "current" && slices.Equal(columns, valuesInCurrent) {
+			oldLayout = true
+		} else if !slices.Equal(columns, want) {
 			return 0, fmt.Errorf("table %s has columns (%s), want (%s)", table, strings.Join(columns, ", "), strings.Join(want, ", "))
 		}
 	}
@@ -218,6 +225,16 @@ func check(ctx context.Context, db *sql.DB) (revision int64, err error) {
 	}
 	if revision < 1 || compacted > revision || newest > revision {
 		return 0, fmt.Errorf("revision %d, compacted %d, newest row %d: inconsistent", revision, compacted, newest)
+	}
+	// Each live key's value is the log's row at its mod revision.
+	var orphans int64
+	err = db.QueryRowContext(ctx, `SELECT COUNT(*) FROM current c
+		WHERE NOT EXISTS (SELECT 1 FROM log WHERE revision = c.mod_revision AND key = c.key)`).Scan(&orphans)
+	if err != nil {
+		return 0, fmt.Errorf("reading the live keys: %w", err)
+	}
+	if orphans > 0 && !oldLayout {
+		return 0, fmt.Errorf("%d live keys have no row in the log at their revision", orphans)
 	}
 	return revision, nil
 }

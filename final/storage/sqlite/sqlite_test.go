@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/storage"
@@ -148,12 +149,12 @@ func TestCurrentIsTheLogsLatest(t *testing.T) {
 	var mismatches, revision, maxLog int64
 	err = db.QueryRow(`SELECT
 		(SELECT COUNT(*) FROM (
-			SELECT key, create_revision, revision, value FROM log l
+			SELECT key, create_revision, revision FROM log l
 			WHERE deleted = 0 AND revision = (SELECT MAX(revision) FROM log WHERE key = l.key)
-			EXCEPT SELECT key, create_revision, mod_revision, value FROM current
+			EXCEPT SELECT key, create_revision, mod_revision FROM current
 			UNION ALL
-			SELECT key, create_revision, mod_revision, value FROM current
-			EXCEPT SELECT key, create_revision, revision, value FROM log l
+			SELECT key, create_revision, mod_revision FROM current
+			EXCEPT SELECT key, create_revision, revision FROM log l
 			WHERE deleted = 0 AND revision = (SELECT MAX(revision) FROM log WHERE key = l.key))),
 		(SELECT value FROM meta WHERE name = 'revision'),
 		(SELECT MAX(revision) FROM log)`).Scan(&mismatches, &revision, &maxLog)
@@ -229,5 +230,52 @@ func TestCompactionInSlices(t *testing.T) {
 	}
 	if _, _, _, err := s.List(ctx, "/", "", 0, at-1); !errors.Is(err, storage.ErrCompacted) {
 		t.Errorf("list below the compacted revision: %v, want ErrCompacted", err)
+	}
+}
+
+// A database from before current became an index of the log (it held the
+// values too) opens upgraded: every live key reads as before, a key whose
+// latest row the log had lost included, and writes go on from there.
+func TestUpgradeMovesValuesOutOfCurrent(t *testing.T) {
+	ctx := t.Context()
+	file := filepath.Join(t.TempDir(), "state.db")
+	db, err := sql.Open("sqlite3", "file:"+file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = db.Exec(`
+		CREATE TABLE log (revision INTEGER PRIMARY KEY, key TEXT NOT NULL, create_revision INTEGER NOT NULL,
+			deleted INTEGER NOT NULL DEFAULT 0, value BLOB NOT NULL);
+		CREATE INDEX log_key_revision ON log (key, revision);
+		CREATE TABLE current (key TEXT PRIMARY KEY, create_revision INTEGER NOT NULL,
+			mod_revision INTEGER NOT NULL, value BLOB NOT NULL) WITHOUT ROWID;
+		CREATE TABLE meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+		INSERT INTO meta VALUES ('revision', 5), ('compacted', 3);
+		INSERT INTO log VALUES (2, '/a', 2, 0, 'a1'), (4, '/a', 2, 0, 'a2'), (5, '/c', 5, 0, 'c1');
+		INSERT INTO current VALUES ('/a', 2, 4, 'a2'), ('/b', 3, 3, 'b1'), ('/c', 5, 5, 'c1');`)
+	if err == nil {
+		err = db.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, file)
+	kvs, rev, _, err := s.List(ctx, "/", "", 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, kv := range kvs {
+		got = append(got, fmt.Sprintf("%s=%s@%d/%d", kv.Key, kv.Value, kv.CreateRevision, kv.ModRevision))
+	}
+	if want := []string{"/a=a2@2/4", "/b=b1@3/3", "/c=c1@5/5"}; rev != 5 || !slices.Equal(got, want) {
+		t.Fatalf("after the upgrade: %v at %d, want %v at 5", got, rev, want)
+	}
+	kv, err := s.Update(ctx, "/b", []byte("b2"), 3)
+	if err != nil || kv.ModRevision != 6 {
+		t.Fatalf("update after the upgrade: %+v, %v", kv, err)
+	}
+	if kv, err = s.Get(ctx, "/b"); err != nil || string(kv.Value) != "b2" {
+		t.Fatalf("get after the update: %+v, %v", kv, err)
 	}
 }
