@@ -143,7 +143,7 @@ func NewChain(enable, disable string, deps Dependencies) (*Chain, error) {
 	}
 	webhooks := func(mutating bool) *webhooks { return &webhooks{deps: deps, mutating: mutating} }
 	plugins := map[string]any{
-		NamespaceLifecycle:         namespaceLifecycle{deps},
+		NamespaceLifecycle:         newNamespaceLifecycle(deps),
 		LimitRanger:                limitRanger{deps},
 		AlwaysPullImages:           alwaysPullImages{},
 		ServiceAccount:             serviceAccount{deps},

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/apierrors"
+	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
 )
 
@@ -78,6 +79,31 @@ func TestNamespaceTerminatingCause(t *testing.T) {
 	want := apierrors.Cause{Reason: "NamespaceTerminating", Message: "namespace leaving is being terminated", Field: "metadata.namespace"}
 	if se.Reason != "Forbidden" || len(causes) != 1 || causes[0] != want || se.Details["name"] != "web" || se.Details["kind"] != "pods" {
 		t.Errorf("refusal: %s %+v", se.Reason, se.Details)
+	}
+}
+
+// A namespace that starts terminating after a create was admitted into it
+// refuses the next: what the plugin remembers of a namespace is of one
+// revision of it.
+func TestNamespaceStartsTerminating(t *testing.T) {
+	chain, deps := newTestChain(t, "", "")
+	storeObjects(t, deps, "", "namespaces", `{"metadata":{"name":"team"},"status":{"phase":"Active"}}`)
+	create := func() error {
+		a := &Attributes{Operation: Create, Resource: deps.Registry.Lookup("", "configmaps"), Namespace: "team", Name: "settings", Object: mustDecode(t, `{}`)}
+		return chain.Admit(context.Background(), a)
+	}
+	if err := create(); err != nil {
+		t.Fatalf("create in an active namespace: %v", err)
+	}
+	_, err := deps.Store.Update(context.Background(), deps.Registry.Lookup("", "namespaces"), "", "team", func(ns object.Object) (object.Object, error) {
+		ns["status"] = map[string]any{"phase": "Terminating"}
+		return ns, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if se := statusOf(t, create()); se.Code != http.StatusForbidden {
+		t.Fatalf("create once the namespace terminates: %d %s, want 403", se.Code, se.Message)
 	}
 }
 

@@ -220,12 +220,21 @@ func (s *Store) Get(ctx context.Context, res *registry.Resource, namespace, name
 // the storage. Writes through another server (a second replica on the same
 // etcd) reach it when the cache has them.
 func (s *Store) GetOwnWrites(ctx context.Context, res *registry.Resource, namespace, name string) (object.Object, error) {
-	kv, err := s.read(ctx, res, Key(res, namespace, name), true)
+	kv, err := s.GetStoredOwnWrites(ctx, res, namespace, name)
 	if err != nil {
-		return nil, statusError(err, res, name)
+		return nil, err
 	}
 	return decode(kv)
 }
+
+// GetStoredOwnWrites is GetOwnWrites without decoding.
+func (s *Store) GetStoredOwnWrites(ctx context.Context, res *registry.Resource, namespace, name string) (storage.KeyValue, error) {
+	kv, err := s.read(ctx, res, Key(res, namespace, name), true)
+	return kv, statusError(err, res, name)
+}
+
+// Decode turns an object as stored into the object, at its revision.
+func Decode(kv storage.KeyValue) (object.Object, error) { return decode(kv) }
 
 // GetStored is Get without decoding: the object as stored, which
 // AppendJSON turns into what a client reads.
