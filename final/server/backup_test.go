@@ -151,7 +151,7 @@ func storedRevision(t *testing.T, file string) int64 {
 	}
 	defer db.Close()
 	var rev int64
-	if err := db.QueryRow(`SELECT value FROM meta WHERE name = 'revision'`).Scan(&rev); err != nil {
+	if err := db.QueryRow(`SELECT COALESCE(MAX(revision), 1) FROM log`).Scan(&rev); err != nil {
 		t.Fatal(err)
 	}
 	return rev

@@ -216,15 +216,15 @@ func check(ctx context.Context, db *sql.DB) (revision int64, err error) {
 	}
 	var compacted, newest int64
 	err = db.QueryRowContext(ctx, `SELECT
-		(SELECT value FROM meta WHERE name = 'revision'),
+		(SELECT `+lastRevision+`),
 		(SELECT value FROM meta WHERE name = 'compacted'),
-		MAX((SELECT COALESCE(MAX(revision), 0) FROM log), (SELECT COALESCE(MAX(mod_revision), 0) FROM current))`).
+		(SELECT COALESCE(MAX(mod_revision), 0) FROM current)`).
 		Scan(&revision, &compacted, &newest)
 	if err != nil {
 		return 0, fmt.Errorf("reading the revisions: %w", err)
 	}
 	if revision < 1 || compacted > revision || newest > revision {
-		return 0, fmt.Errorf("revision %d, compacted %d, newest row %d: inconsistent", revision, compacted, newest)
+		return 0, fmt.Errorf("revision %d, compacted %d, newest live key %d: inconsistent", revision, compacted, newest)
 	}
 	// Each live key's value is the log's row at its mod revision.
 	var orphans int64

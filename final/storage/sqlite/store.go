@@ -10,10 +10,14 @@
 //     of the log's rows that are the latest, so reads now never scan the
 //     log. The value is in the log's row at the mod revision (compaction
 //     keeps that row), written once: storing it in both tables wrote each
-//     value twice, and a commit spent a tenth more on its pages.
+//     value twice, and a commit spent a tenth more on its pages. The view
+//     live joins the two: each live key with its revisions and value.
 //
-// Both change in one transaction, with the revision counter in meta (a new
-// store is at revision 1, as a new etcd cluster is). That is the lesson of
+// Both change in one transaction. The store's revision is the log's last
+// row's (1 in a new store, as in a new etcd cluster): compaction never
+// removes that row, and, as etcd does when it starts, Open reads the
+// revision from there. A counter kept beside it would be one more page
+// written by every commit. That is the lesson of
 // kine (the etcd shim of k3s), which answers current-state reads from its
 // log alone and slows down as history grows.
 //
@@ -61,7 +65,19 @@ CREATE TABLE IF NOT EXISTS meta (
 	name  TEXT PRIMARY KEY,
 	value INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO meta (name, value) VALUES ('revision', 1), ('compacted', 0);
+INSERT OR IGNORE INTO meta (name, value) VALUES ('compacted', 0);
+DELETE FROM meta WHERE name = 'revision'; -- kept there once; the log tells it
+`
+
+// lastRevision is the store's revision: the log's last row's, 1 in a new
+// store. One step down the log's primary key.
+const lastRevision = `COALESCE(MAX(revision), 1) FROM log`
+
+// views are made once the tables are in their present layout (upgrade).
+const views = `
+CREATE VIEW IF NOT EXISTS live AS
+	SELECT c.key, c.create_revision, c.mod_revision, l.value
+	FROM current c JOIN log l ON l.revision = c.mod_revision;
 `
 
 // Store is a storage.Backend in one SQLite file.
@@ -119,7 +135,10 @@ func Open(file string) (*Store, error) {
 		err = upgrade(db)
 	}
 	if err == nil {
-		err = db.QueryRow(`SELECT value FROM meta WHERE name = 'revision'`).Scan(&rev)
+		_, err = db.Exec(views)
+	}
+	if err == nil {
+		err = db.QueryRow(`SELECT ` + lastRevision).Scan(&rev)
 	}
 	if err != nil {
 		db.Close()
@@ -225,12 +244,10 @@ type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// getKey reads a key from current, and its value from the log; ErrNotFound
-// if it is not there. The callers say what they were doing with the key.
+// getKey reads a live key; ErrNotFound if it is not there. The callers say what they were doing with the key.
 func getKey(ctx context.Context, q queryer, key string) (storage.KeyValue, error) {
 	kv := storage.KeyValue{Key: key}
-	err := q.QueryRowContext(ctx, `SELECT l.value, c.create_revision, c.mod_revision
-		FROM current c JOIN log l ON l.revision = c.mod_revision WHERE c.key = ?`, key).
+	err := q.QueryRowContext(ctx, `SELECT value, create_revision, mod_revision FROM live WHERE key = ?`, key).
 		Scan(&kv.Value, &kv.CreateRevision, &kv.ModRevision)
 	if errors.Is(err, sql.ErrNoRows) {
 		return kv, storage.ErrNotFound
@@ -367,9 +384,6 @@ func (s *Store) applyAndCommit(batch []*pending) (written []*pending, rev int64,
 	if len(written) == 0 {
 		return nil, rev, nil // nothing to commit
 	}
-	if _, err := tx.Exec(`UPDATE meta SET value = ? WHERE name = 'revision'`, rev); err != nil {
-		return nil, 0, fmt.Errorf("advancing the revision to %d: %w", rev, err)
-	}
 	if err := tx.Commit(); err != nil {
 		return nil, 0, fmt.Errorf("committing revisions up to %d: %w", rev, err)
 	}
@@ -467,7 +481,7 @@ func (s *Store) Delete(ctx context.Context, key string, modRevision int64) (stor
 // readRevisions reads the current and the compacted revisions inside a read
 // transaction, so that what the transaction reads next agrees with them.
 func readRevisions(ctx context.Context, tx *sql.Tx) (now, compacted int64, err error) {
-	err = tx.QueryRowContext(ctx, `SELECT (SELECT value FROM meta WHERE name = 'revision'),
+	err = tx.QueryRowContext(ctx, `SELECT (SELECT `+lastRevision+`),
 		(SELECT value FROM meta WHERE name = 'compacted')`).Scan(&now, &compacted)
 	if err != nil {
 		return 0, 0, fmt.Errorf("reading the revision: %w", err)
@@ -521,10 +535,9 @@ func (s *Store) List(ctx context.Context, prefix, startAfter string, limit int, 
 	}
 	var rows *sql.Rows
 	if rev == now {
-		rows, err = tx.QueryContext(ctx, `SELECT c.key, l.value, c.create_revision, c.mod_revision
-			FROM current c JOIN log l ON l.revision = c.mod_revision
-			WHERE c.key >= ? AND c.key < ?
-			ORDER BY c.key LIMIT ?`, start, end, n)
+		rows, err = tx.QueryContext(ctx, `SELECT key, value, create_revision, mod_revision FROM live
+			WHERE key >= ? AND key < ?
+			ORDER BY key LIMIT ?`, start, end, n)
 	} else {
 		rows, err = tx.QueryContext(ctx, `SELECT l.key, l.value, l.create_revision, l.revision FROM log l
 			WHERE l.key >= ? AND l.key < ? AND l.deleted = 0
@@ -568,11 +581,10 @@ func (s *Store) listNow(ctx context.Context, prefix, startAfter string, limit in
 	if limit > 0 {
 		n = limit + 1
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT '', x'', 0, value FROM meta WHERE name = 'revision'
+	rows, err := s.db.QueryContext(ctx, `SELECT '', x'', 0, `+lastRevision+`
 		UNION ALL
-		SELECT * FROM (SELECT c.key, l.value, c.create_revision, c.mod_revision
-			FROM current c JOIN log l ON l.revision = c.mod_revision
-			WHERE c.key >= ? AND c.key < ? ORDER BY c.key LIMIT ?)`, start, end, n)
+		SELECT * FROM (SELECT key, value, create_revision, mod_revision FROM live
+			WHERE key >= ? AND key < ? ORDER BY key LIMIT ?)`, start, end, n)
 	if err != nil {
 		return nil, 0, false, fmt.Errorf("listing %q: %w", prefix, err)
 	}
