@@ -40,7 +40,7 @@ func TestStoredListReadsAsTheEncodedList(t *testing.T) {
 		}
 	}
 	var event bytes.Buffer
-	if !writeStored(&event, store.Event{Type: "ADDED", Stored: &kvs[1]}) {
+	if !writeStored(&event, store.Event{Type: "ADDED", Stored: kvs[1]}) {
 		t.Fatal("writeStored failed")
 	}
 	var wantEvent bytes.Buffer

@@ -19,7 +19,6 @@ import (
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/features"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/object"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/registry"
-	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/storage"
 	"github.com/apiserver-from-scratch/apiserver-from-scratch/final/store"
 )
 
@@ -134,11 +133,10 @@ func (s *APIServer) serveWatch(w http.ResponseWriter, r *http.Request, res *regi
 	}
 	// Unfiltered and sent as stored, the events carry the objects' bytes
 	// (stored.go): the watchers of a change write one shared encoding of it.
-	watch := s.Store.Watch
-	if sendsStored(res, r) && noSelectors(r) {
-		watch = s.Store.WatchStored
-	}
-	events, watchErr := watch(ctx, res, namespace, from)
+	stored := sendsStored(res, r) && noSelectors(r)
+	cut, served := cutOff(w)
+	defer served()
+	stream, watchErr := s.Store.Stream(ctx, res, namespace, from, stored, cut)
 
 	w.Header().Set("Content-Type", "application/json;stream=watch")
 	w.WriteHeader(http.StatusOK)
@@ -171,8 +169,7 @@ func (s *APIServer) serveWatch(w http.ResponseWriter, r *http.Request, res *regi
 		send("ERROR", apierrors.ToStatus(watchErr))
 		return
 	}
-	events, served := boundEvents(w, events)
-	defer served()
+	defer stream.Stop()
 	for _, obj := range initial { // written as a burst of changes is: a frame's worth at a time
 		if !write("ADDED", obj) || out.gathered() >= maxEventWrite && !out.flush() {
 			return
@@ -194,30 +191,36 @@ func (s *APIServer) serveWatch(w http.ResponseWriter, r *http.Request, res *regi
 	}
 	ticker := time.NewTicker(interval)
 	defer ticker.Stop()
+	var events []store.Event
 	for {
 		select {
-		case ev, open := <-events:
-			if !open {
-				return // fell behind, or the server is stopping: the client lists and watches again
-			}
-			sent = ev.Revision
-			if ev.Stored != nil {
-				if !writeStored(out, ev) {
-					return
+		case <-stream.Ready():
+			var open bool
+			events, open = stream.Next(events[:0])
+			for _, ev := range events {
+				sent = ev.Revision
+				if stored {
+					if !writeStored(out, ev) {
+						return
+					}
+				} else if eventType, obj, ok := filtered(ev, o.match); ok {
+					if obj, err = present(ctx, res, obj); err != nil { // a conversion webhook failed
+						send("ERROR", apierrors.ToStatus(err))
+						return
+					}
+					if !write(eventType, obj) {
+						return
+					}
 				}
-			} else if eventType, obj, ok := filtered(ev, o.match); ok {
-				if obj, err = present(ctx, res, obj); err != nil { // a conversion webhook failed
-					send("ERROR", apierrors.ToStatus(err))
-					return
-				}
-				if !write(eventType, obj) {
+				if out.gathered() >= maxEventWrite && !out.flush() {
 					return
 				}
 			}
 			// Events that came together leave together: one write and
 			// one flush for all of them (up to maxEventWrite).
-			if (len(events) == 0 || out.gathered() >= maxEventWrite) && !out.flush() {
-				return
+			clear(events)
+			if !out.flush() || !open {
+				return // !open: fell behind, or the server is stopping: the client lists and watches again
 			}
 		case <-ticker.C:
 			if o.bookmarks && !bookmark(nil) {
@@ -270,7 +273,7 @@ func (ew *eventWriter) gathered() int {
 }
 
 // flush writes what was gathered and flushes the response; false if the
-// client is gone (or was cut, see boundEvents).
+// client is gone (or was cut, see cutOff).
 func (ew *eventWriter) flush() bool {
 	if ew.buf != nil {
 		_, err := ew.w.Write(ew.buf.Bytes())
@@ -295,67 +298,31 @@ func (ew *eventWriter) release() {
 	ew.buf = nil
 }
 
-// boundEvents queues a watch's events for it, at most storage.WatchBuffer
-// of them. A client that stops reading leaves serveWatch blocked in a
-// write, and its events pile up here; when the queue is full, the watch is
-// cut: a write deadline in the past fails the blocked write, serveWatch
-// returns and the connection closes (an HTTP/2 stream is reset). Without
-// it the storage would drop such a watcher, but its connection and
-// goroutines would stay for as long as the client does. Kubernetes'
-// cacheWatcher likewise ends a watcher whose buffer is full. served must be
-// called when serveWatch returns: the response may not be touched after.
-//
-// serveWatch reads a small channel (a burst it finds there goes out in one
-// flush); the rest waits in a slice, which, unlike a channel with room for
-// WatchBuffer events, holds only what waits.
-func boundEvents(w http.ResponseWriter, events <-chan store.Event) (queue <-chan store.Event, served func()) {
-	q := make(chan store.Event, 16)
-	stop := make(chan struct{})
+// cutOff ends a watch whose client stopped reading. Such a watch's handler
+// is blocked in a write, and its events pile up in the watch's queue; when
+// the queue is full (storage.WatchBuffer events), cut sets a write deadline
+// in the past: the blocked write fails, serveWatch returns, and the stream
+// is reset. Without it the storage would drop such a watcher, but its
+// connection and goroutine would stay for as long as the client does.
+// Kubernetes' cacheWatcher likewise ends a watcher whose buffer is full.
+// served must be called when serveWatch returns: the response may not be
+// touched after.
+func cutOff(w http.ResponseWriter) (cut, served func()) {
 	var mu sync.Mutex
 	done := false
-	go func() {
-		defer close(q)
-		var pending []store.Event // in order, after those in q
-		in := events
-		for in != nil || len(pending) > 0 {
-			var out chan<- store.Event // nil, a case never taken, while nothing is pending
-			var next store.Event
-			if len(pending) > 0 {
-				out, next = q, pending[0]
-			}
-			select {
-			case ev, open := <-in:
-				switch {
-				case !open: // the store's watch ended: what is pending still goes
-					in = nil
-				case len(pending) == 0 && len(q) < cap(q):
-					q <- ev
-				case len(pending) >= storage.WatchBuffer: // the client stopped reading
-					mu.Lock()
-					if !done {
-						_ = http.NewResponseController(w).SetWriteDeadline(time.Now())
-					}
-					mu.Unlock()
-					return
-				default:
-					pending = append(pending, ev)
-				}
-			case out <- next:
-				pending[0] = store.Event{}
-				if pending = pending[1:]; len(pending) == 0 {
-					pending = nil
-				}
-			case <-stop: // serveWatch returned
-				return
-			}
+	cut = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !done {
+			_ = http.NewResponseController(w).SetWriteDeadline(time.Now())
 		}
-	}()
-	return q, func() {
+	}
+	served = func() {
 		mu.Lock()
 		done = true
 		mu.Unlock()
-		close(stop)
 	}
+	return cut, served
 }
 
 // filtered applies the selectors to an event, with the transitions

@@ -33,7 +33,7 @@ func BenchmarkWatchFanOut(b *testing.B) {
 			if _, err := io.WriteString(w, `{"type":"`+ev.Type+`","object":`); err != nil {
 				return err
 			}
-			if err := WriteJSON(w, *ev.Stored); err != nil {
+			if err := WriteJSON(w, ev.Stored); err != nil {
 				return err
 			}
 			_, err := io.WriteString(w, "}\n")
@@ -54,17 +54,27 @@ func benchmarkFanOut(b *testing.B, deliver func(io.Writer, Event) error) {
 	data := strings.Repeat("v", 1000)
 	var delivered sync.WaitGroup
 	for range watchers {
-		events, err := s.WatchStored(b.Context(), configmaps, "bench", 0)
+		st, err := s.Stream(b.Context(), configmaps, "bench", 0, true, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
 		go func() {
+			defer st.Stop()
 			w := bufio.NewWriterSize(io.Discard, 4096) // as a response's buffer
-			for ev := range events {
-				if err := deliver(w, ev); err != nil || w.Flush() != nil {
-					panic(fmt.Sprintf("delivering %s: %v", ev.Stored.Key, err))
+			var events []Event
+			for open := true; open; {
+				select {
+				case <-st.Ready():
+				case <-b.Context().Done():
+					return
 				}
-				delivered.Done()
+				events, open = st.Next(events[:0])
+				for _, ev := range events {
+					if err := deliver(w, ev); err != nil || w.Flush() != nil {
+						panic(fmt.Sprintf("delivering %s: %v", ev.Stored.Key, err))
+					}
+					delivered.Done()
+				}
 			}
 		}()
 	}

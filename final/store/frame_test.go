@@ -17,29 +17,25 @@ func TestWatchersShareOneLine(t *testing.T) {
 	s := newStore(t)
 	s.Cache = watchcache.New(t.Context(), s.Backend())
 	var lines [][]byte
-	var watches []<-chan Event
+	var watches []*Stream
 	for _, namespace := range []string{"default", ""} {
-		events, err := s.WatchStored(t.Context(), configmaps, namespace, 0)
+		st, err := s.Stream(t.Context(), configmaps, namespace, 0, true, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		watches = append(watches, events)
+		defer st.Stop()
+		watches = append(watches, st)
 	}
 	created, err := s.Create(t.Context(), configmaps, configMap("default", "a", "<1>"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, events := range watches {
-		select {
-		case ev := <-events:
-			line, err := ev.Line()
-			if err != nil {
-				t.Fatal(err)
-			}
-			lines = append(lines, line)
-		case <-time.After(10 * time.Second):
-			t.Fatal("no event within 10 s")
+	for _, st := range watches {
+		line, err := nextEvent(t, st).Line()
+		if err != nil {
+			t.Fatal(err)
 		}
+		lines = append(lines, line)
 	}
 	var want bytes.Buffer
 	_ = json.NewEncoder(&want).Encode(struct {
@@ -58,9 +54,23 @@ func TestWatchersShareOneLine(t *testing.T) {
 	if _, err := s.Create(t.Context(), configmaps, configMap("default", "b", "2")); err != nil {
 		t.Fatal(err)
 	}
-	ev := <-watches[0]
-	line, err := ev.Line()
+	line, err := nextEvent(t, watches[0]).Line()
 	if err != nil || bytes.Equal(line, lines[0]) || !bytes.Contains(line, []byte(`"name":"b"`)) {
 		t.Errorf("second event: %s, %v", line, err)
 	}
+}
+
+// nextEvent waits for a stream's next event, the only one waiting.
+func nextEvent(t *testing.T, st *Stream) Event {
+	t.Helper()
+	select {
+	case <-st.Ready():
+	case <-time.After(10 * time.Second):
+		t.Fatal("no event within 10 s")
+	}
+	events, open := st.Next(nil)
+	if len(events) != 1 || !open {
+		t.Fatalf("%d events waiting (open %t), want one", len(events), open)
+	}
+	return events[0]
 }

@@ -501,12 +501,13 @@ type Event struct {
 	Previous object.Object // the object before the change (nil for ADDED)
 	Revision int64
 	// Stored is the object after the change as stored (see WriteJSON),
-	// set by WatchStored instead of Object and Previous.
-	Stored *storage.KeyValue
+	// set by a Stream with stored instead of Object and Previous (whose
+	// Value is then nil).
+	Stored storage.KeyValue
 	frame  *storage.Frame // Stored's line, shared by the watch cache's watchers (Line)
 }
 
-// Line is an event from WatchStored as a watch sends it, the JSON line
+// Line is an event from a stored Stream as a watch sends it, the JSON line
 // {"type":"ADDED","object":{…}} that json.Encoder writes for the decoded
 // object. Through the watch cache, it is encoded once per change and shared
 // by every watcher that sends it (storage.Frame); a watch of the storage
@@ -515,7 +516,7 @@ func (ev Event) Line() ([]byte, error) {
 	encode := func() ([]byte, error) {
 		line := make([]byte, 0, len(ev.Stored.Value)+64)
 		line = append(append(append(line, `{"type":"`...), ev.Type...), `","object":`...)
-		line, err := AppendJSON(line, *ev.Stored)
+		line, err := AppendJSON(line, ev.Stored)
 		if err != nil {
 			return nil, err
 		}
@@ -528,39 +529,64 @@ func (ev Event) Line() ([]byte, error) {
 }
 
 // Watch sends the changes to a resource's objects in a namespace ("" for
-// all) after revision (0: from now): from the watch cache if there is one
-// and its window of recent changes holds the revision, from the storage
-// otherwise. 410 Expired below the compacted revision. The channel closes
-// when ctx ends or the watcher falls behind.
+// all) after revision (0: from now), as Stream does, on a channel. The
+// channel closes when ctx ends or the watcher falls behind.
 func (s *Store) Watch(ctx context.Context, res *registry.Resource, namespace string, revision int64) (<-chan Event, error) {
-	return s.watch(ctx, res, namespace, revision, toEvent)
-}
-
-// WatchStored is Watch without decoding: each event carries the object as
-// stored, for a watcher that sends the objects as they are (Line).
-func (s *Store) WatchStored(ctx context.Context, res *registry.Resource, namespace string, revision int64) (<-chan Event, error) {
-	return s.watch(ctx, res, namespace, revision, func(change storage.Event) (Event, error) {
-		return Event{Type: eventType(change), Revision: change.KV.ModRevision, Stored: &change.KV, frame: change.Frame}, nil
-	})
-}
-
-func (s *Store) watch(ctx context.Context, res *registry.Resource, namespace string, revision int64,
-	convert func(storage.Event) (Event, error)) (<-chan Event, error) {
-	// A little buffer: events that come together reach the watcher
-	// together, and it can send them in one write.
-	events := make(chan Event, 16)
-	deliver := func(change storage.Event) bool {
-		ev, err := convert(change)
-		if err != nil {
-			return false // a value that does not decode: the client lists again
-		}
-		select {
-		case events <- ev:
-			return true
-		case <-ctx.Done():
-			return false
-		}
+	st, err := s.Stream(ctx, res, namespace, revision, false, nil)
+	if err != nil {
+		return nil, err
 	}
+	// A little buffer: events that come together reach the reader
+	// together.
+	events := make(chan Event, 16)
+	go func() {
+		defer close(events)
+		defer st.Stop()
+		var batch []Event
+		for {
+			select {
+			case <-st.Ready():
+			case <-ctx.Done():
+				return
+			}
+			var open bool
+			batch, open = st.Next(batch[:0])
+			for _, ev := range batch {
+				select {
+				case events <- ev:
+				case <-ctx.Done():
+					return
+				}
+			}
+			if !open {
+				return
+			}
+		}
+	}()
+	return events, nil
+}
+
+// Stream is a watch that its reader pulls from, in the reader's own
+// goroutine: Ready has a token when events may wait, Next takes them. From
+// the watch cache nothing runs between the cache and the reader; from the
+// storage, one goroutine queues the storage's changes.
+type Stream struct {
+	sub     *watchcache.Subscription // from the cache, or
+	queue   *storage.Queue           // the storage's changes
+	stop    context.CancelFunc       // ends the storage's watch
+	stored  bool                     // events carry the stored bytes, not objects
+	changes []storage.Event
+}
+
+// Stream opens a watch of the changes to a resource's objects in a
+// namespace ("" for all) after revision (0: from now): from the watch cache
+// if there is one and its window of recent changes holds the revision,
+// from the storage otherwise. 410 Expired below the compacted revision.
+// With stored, each event carries the object as stored (Line) instead of
+// decoded. A reader that falls behind by storage.WatchBuffer events is cut
+// off: Next says nothing more comes, and onFull (nil: none) is called,
+// from another goroutine, to wake a reader blocked elsewhere.
+func (s *Store) Stream(ctx context.Context, res *registry.Resource, namespace string, revision int64, stored bool, onFull func()) (*Stream, error) {
 	if s.Cache != nil {
 		var err error
 		if revision == 0 { // now is the storage's, the cache may be behind it
@@ -568,31 +594,72 @@ func (s *Store) watch(ctx context.Context, res *registry.Resource, namespace str
 				return nil, s.readError(ctx, err, 0)
 			}
 		}
-		sub, err := s.Cache.Subscribe(ctx, Prefix(res, ""), Prefix(res, namespace), revision)
+		sub, err := s.Cache.Subscribe(ctx, Prefix(res, ""), Prefix(res, namespace), revision, onFull)
 		if err == nil {
-			go func() {
-				defer close(events)
-				sub.Run(ctx, deliver)
-			}()
-			return events, nil
+			return &Stream{sub: sub, stored: stored}, nil
 		}
 		if !errors.Is(err, storage.ErrCompacted) {
 			return nil, s.readError(ctx, err, revision)
 		} // before the cache's window: the storage may still have it
 	}
-	changes, err := s.backend.Watch(ctx, Prefix(res, namespace), revision)
+	watchCtx, stop := context.WithCancel(ctx)
+	changes, err := s.backend.Watch(watchCtx, Prefix(res, namespace), revision)
 	if err != nil {
+		stop()
 		return nil, s.readError(ctx, err, revision)
 	}
+	q := storage.NewQueue(onFull)
 	go func() {
-		defer close(events)
+		defer q.Close()
 		for change := range changes {
-			if !deliver(change) {
-				return
+			if !q.Push(change, storage.WatchBuffer) {
+				stop() // the storage's watch ends, and its channel closes
 			}
 		}
 	}()
-	return events, nil
+	return &Stream{queue: q, stop: stop, stored: stored}, nil
+}
+
+// Ready has a token when there may be events to take.
+func (st *Stream) Ready() <-chan struct{} {
+	if st.sub != nil {
+		return st.sub.Ready()
+	}
+	return st.queue.Ready()
+}
+
+// Next appends the events waiting to buf and tells whether more may come:
+// not once the watcher fell behind, the watch ended, or a value did not
+// decode (the client lists again).
+func (st *Stream) Next(buf []Event) ([]Event, bool) {
+	var open bool
+	if st.sub != nil {
+		st.changes, open = st.sub.Take(st.changes[:0])
+	} else {
+		st.changes, open = st.queue.Take(st.changes[:0])
+	}
+	for _, change := range st.changes {
+		if st.stored {
+			buf = append(buf, Event{Type: eventType(change), Revision: change.KV.ModRevision, Stored: change.KV, frame: change.Frame})
+			continue
+		}
+		ev, err := toEvent(change)
+		if err != nil {
+			return buf, false
+		}
+		buf = append(buf, ev)
+	}
+	clear(st.changes)
+	return buf, open
+}
+
+// Stop ends the watch.
+func (st *Stream) Stop() {
+	if st.sub != nil {
+		st.sub.Stop()
+	} else {
+		st.stop()
+	}
 }
 
 // eventType names a storage change as a watch event does.

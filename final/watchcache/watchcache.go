@@ -98,7 +98,7 @@ type change struct {
 type watcher struct {
 	prefix string
 	after  int64
-	queue  *queue
+	queue  *storage.Queue
 }
 
 func (c *Cacher) cacheOf(resourcePrefix string) *cache {
@@ -202,7 +202,7 @@ func (rc *cache) rLockAt(ctx context.Context, atLeast int64) error {
 // after revision (0: after the cache's), as storage.Backend's Watch does;
 // ErrCompacted if the cache's window starts after revision.
 func (c *Cacher) Watch(ctx context.Context, resourcePrefix, prefix string, revision int64) (<-chan storage.Event, error) {
-	sub, err := c.Subscribe(ctx, resourcePrefix, prefix, revision)
+	sub, err := c.Subscribe(ctx, resourcePrefix, prefix, revision, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -223,17 +223,19 @@ func (c *Cacher) Watch(ctx context.Context, resourcePrefix, prefix string, revis
 	return out, nil
 }
 
-// Subscription is a watch of the cache that its caller runs in a goroutine
-// of its own (Run), one hand-off fewer per change than Watch's channel: a
-// thousand watchers receive a change a thousand times.
+// Subscription is a watch of the cache that its caller reads in its own
+// goroutine (Ready, then Take), or runs in one (Run): a thousand watchers
+// receive a change a thousand times, and a goroutine between the cache and
+// each of them was a thousand more hand-offs.
 type Subscription struct {
 	rc      *cache
 	w       *watcher
 	backlog []storage.Event
 }
 
-// Subscribe is Watch without the goroutine: Run delivers the changes.
-func (c *Cacher) Subscribe(ctx context.Context, resourcePrefix, prefix string, revision int64) (*Subscription, error) {
+// Subscribe is Watch without the goroutine. onFull (nil: none) is called
+// if the watcher falls behind (see storage.NewQueue).
+func (c *Cacher) Subscribe(ctx context.Context, resourcePrefix, prefix string, revision int64, onFull func()) (*Subscription, error) {
 	rc := c.cacheOf(resourcePrefix)
 	if err := rc.ensure(ctx, revision); err != nil {
 		return nil, err
@@ -255,31 +257,51 @@ func (c *Cacher) Subscribe(ctx context.Context, resourcePrefix, prefix string, r
 			backlog = append(backlog, ch.event)
 		}
 	}
-	w := &watcher{prefix: prefix, after: revision, queue: newQueue()}
+	w := &watcher{prefix: prefix, after: revision, queue: storage.NewQueue(onFull)}
 	rc.watchers[w] = struct{}{}
 	return &Subscription{rc: rc, w: w, backlog: backlog}, nil
 }
 
-// Run hands each change to deliver, in order, until ctx ends, deliver
-// returns false, or the watcher falls behind or the cache restarts (the
-// client must then list and watch again). The subscription ends with it.
-func (sub *Subscription) Run(ctx context.Context, deliver func(storage.Event) bool) {
-	defer sub.rc.forget(sub.w)
-	for _, ev := range sub.backlog {
-		if !deliver(ev) {
-			return
-		}
+// Ready has a token when there may be changes to take.
+func (sub *Subscription) Ready() <-chan struct{} {
+	if len(sub.backlog) > 0 {
+		return closedChan
 	}
-	sub.backlog = nil
+	return sub.w.queue.Ready()
+}
+
+// closedChan is always ready.
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// Take appends the changes waiting, in order, to buf, and tells whether
+// more may come: not once the watcher fell behind or the cache restarts
+// (the client must then list and watch again).
+func (sub *Subscription) Take(buf []storage.Event) ([]storage.Event, bool) {
+	if len(sub.backlog) > 0 {
+		buf, sub.backlog = append(buf, sub.backlog...), nil
+		return buf, true
+	}
+	return sub.w.queue.Take(buf)
+}
+
+// Stop ends the subscription.
+func (sub *Subscription) Stop() {
+	sub.rc.forget(sub.w)
+}
+
+// Run hands each change to deliver, in order, until ctx ends, deliver
+// returns false, or no more can come (Take). The subscription ends with it.
+func (sub *Subscription) Run(ctx context.Context, deliver func(storage.Event) bool) {
+	defer sub.Stop()
 	var batch []storage.Event
 	for {
 		select {
-		case <-sub.w.queue.wait():
+		case <-sub.Ready():
 		case <-ctx.Done():
 			return
 		}
 		var open bool
-		batch, open = sub.w.queue.take(batch[:0])
+		batch, open = sub.Take(batch[:0])
 		for _, ev := range batch {
 			if !deliver(ev) {
 				return
@@ -287,7 +309,7 @@ func (sub *Subscription) Run(ctx context.Context, deliver func(storage.Event) bo
 		}
 		clear(batch)
 		if !open {
-			return // fell behind, or the cache restarts
+			return
 		}
 	}
 }
@@ -348,7 +370,7 @@ func (rc *cache) follow(changes <-chan storage.Event) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	for w := range rc.watchers {
-		w.queue.close()
+		w.queue.Close()
 	}
 	rc.running, rc.items, rc.sorted, rc.events, rc.bytes, rc.watchers = false, nil, nil, nil, 0, nil
 	close(rc.progress) // a reader waiting for a revision reads the storage instead
@@ -398,7 +420,7 @@ func (rc *cache) apply(ev storage.Event) {
 		if ev.KV.ModRevision <= w.after || !strings.HasPrefix(ev.KV.Key, w.prefix) {
 			continue
 		}
-		if !w.queue.push(ev, storage.WatchBuffer) { // fell behind: closed
+		if !w.queue.Push(ev, storage.WatchBuffer) { // fell behind: closed
 			delete(rc.watchers, w)
 		}
 	}
