@@ -240,8 +240,8 @@ func (s *APIServer) serveWatch(w http.ResponseWriter, r *http.Request, res *regi
 // one write when flushed. The response's own buffer is small (4 KiB in Go's
 // HTTP/2 server) and each time it fills, the handler waits for a frame to be
 // written: a burst of events written one by one costs a frame, a TLS record
-// and a system call per 4 KiB. Written at once, it goes out in frames of the
-// connection's largest size (16 KiB unless the client allows more).
+// and a system call per 4 KiB. Written at once, it goes out in frames that
+// each fill one TLS record (frameData).
 type eventWriter struct {
 	w       io.Writer
 	flusher http.Flusher
@@ -251,7 +251,13 @@ type eventWriter struct {
 // maxEventWrite bounds what a watch gathers before it writes: a frame's
 // worth. A thousand watchers each gathering more held tens of megabytes
 // during a burst.
-const maxEventWrite = 16 << 10
+const maxEventWrite = frameData
+
+// frameData is the most the response is handed at once: the data of an
+// HTTP/2 frame that, with its 9-byte header, is one TLS record's 16 KiB. A
+// frame of 16 KiB of data is 16,393 bytes, which TLS sends as two records,
+// the second of 9 bytes: one more system call per frame, for nothing.
+const frameData = 16<<10 - 9
 
 // eventBuffers are shared by the watches: a thousand idle watchers hold none.
 var eventBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -272,14 +278,17 @@ func (ew *eventWriter) gathered() int {
 	return ew.buf.Len()
 }
 
-// flush writes what was gathered and flushes the response; false if the
-// client is gone (or was cut, see cutOff).
+// flush writes what was gathered, a frame's data at a time, and flushes
+// the response; false if the client is gone (or was cut, see cutOff).
 func (ew *eventWriter) flush() bool {
 	if ew.buf != nil {
-		_, err := ew.w.Write(ew.buf.Bytes())
-		ew.release()
-		if err != nil {
-			return false
+		defer ew.release()
+		for data := ew.buf.Bytes(); len(data) > 0; {
+			n := min(len(data), frameData)
+			if _, err := ew.w.Write(data[:n]); err != nil {
+				return false
+			}
+			data = data[n:]
 		}
 	}
 	ew.flusher.Flush()

@@ -2,6 +2,7 @@ package apiserver
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -47,13 +48,28 @@ func TestEventWriterWritesABurstAtOnce(t *testing.T) {
 		t.Fatalf("after the flush %d bytes still gathered", out.gathered())
 	}
 
+	// More than a frame's data goes in frames' worths, each one TLS record.
+	resp.writes = nil
+	_, _ = out.Write([]byte(strings.Repeat("y", 2*frameData+100)))
+	if !out.flush() {
+		t.Fatal("flush reported a client that is gone")
+	}
+	var sizes []int
+	for _, w := range resp.writes {
+		sizes = append(sizes, len(w))
+	}
+	if !slices.Equal(sizes, []int{frameData, frameData, 100}) || frameData+9 != 16<<10 {
+		t.Fatalf("a burst of two frames and 100 bytes was written in pieces of %v", sizes)
+	}
+
 	big := strings.Repeat("x", 3*maxEventWrite)
 	_, _ = out.Write([]byte(big))
 	resp.fail = errors.New("stream closed")
+	flushes := resp.flushes
 	if out.flush() {
 		t.Fatal("flush to a failing response reported success")
 	}
-	if out.buf != nil || resp.flushes != 1 {
+	if out.buf != nil || resp.flushes != flushes {
 		t.Fatalf("after a failed flush: buffer kept %v, flushes %d", out.buf != nil, resp.flushes)
 	}
 }
