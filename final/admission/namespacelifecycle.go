@@ -82,8 +82,10 @@ type namespaceAt struct {
 	revision int64
 }
 
+// namespacesRemembered is how many answers namespacesSeen keeps.
 const namespacesRemembered = 1024
 
+// isTerminating tells whether the namespace stored as kv is terminating.
 func (p namespaceLifecycle) isTerminating(kv storage.KeyValue, name string) (bool, error) {
 	at := namespaceAt{name, kv.ModRevision}
 	p.seen.mu.Lock()

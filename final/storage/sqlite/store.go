@@ -7,19 +7,18 @@
 //     answers reads at a past revision and replays history to watches that
 //     resume: what etcd's MVCC store keeps.
 //   - current: each live key with its create and mod revisions: an index
-//     of the log's rows that are the latest, so reads now never scan the
-//     log. The value is in the log's row at the mod revision (compaction
-//     keeps that row), written once: storing it in both tables wrote each
-//     value twice, and a commit spent a tenth more on its pages. The view
-//     live joins the two: each live key with its revisions and value.
+//     of the log's latest rows, so that reads now never scan the log (the
+//     lesson of kine, the etcd shim of k3s, which answers current-state
+//     reads from its log alone and slows down as history grows). The value
+//     is in the log's row at the mod revision, which compaction keeps:
+//     stored in both tables, each value was written twice. The view live
+//     joins the two: each live key with its revisions and value.
 //
 // Both change in one transaction. The store's revision is the log's last
 // row's (1 in a new store, as in a new etcd cluster): compaction never
 // removes that row, and, as etcd does when it starts, Open reads the
 // revision from there. A counter kept beside it would be one more page
-// written by every commit. That is the lesson of
-// kine (the etcd shim of k3s), which answers current-state reads from its
-// log alone and slows down as history grows.
+// written by every commit.
 //
 // Durability is etcd's: WAL lets readers work while a writer commits, and
 // synchronous=FULL makes every commit reach the disk before the caller hears
@@ -244,7 +243,8 @@ type queryer interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// getKey reads a live key; ErrNotFound if it is not there. The callers say what they were doing with the key.
+// getKey reads a live key; ErrNotFound if it is not there. The callers
+// say what they were doing with the key.
 func getKey(ctx context.Context, q queryer, key string) (storage.KeyValue, error) {
 	kv := storage.KeyValue{Key: key}
 	err := q.QueryRowContext(ctx, `SELECT value, create_revision, mod_revision FROM live WHERE key = ?`, key).
