@@ -23,7 +23,9 @@ type Queue struct {
 // NewQueue returns an empty, open queue. onFull (if not nil) is called
 // when Push finds the queue full: the watcher fell behind. A watcher that
 // may be blocked elsewhere, in a write to a client that stopped reading,
-// uses it to wake up.
+// uses it to wake up. It runs in a goroutine of its own: the pusher (the
+// watch cache, with every watcher of a resource to serve) does not wait
+// for it.
 func NewQueue(onFull func()) *Queue {
 	return &Queue{ready: make(chan struct{}, 1), onFull: onFull}
 }
@@ -40,7 +42,7 @@ func (q *Queue) Push(ev Event, limit int) bool {
 	if len(q.items) >= limit {
 		q.closeLocked()
 		if q.onFull != nil {
-			q.onFull()
+			go q.onFull()
 		}
 		return false
 	}
