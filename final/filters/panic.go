@@ -14,8 +14,9 @@ import (
 
 // WithPanicRecovery turns a panic in any filter or handler after it into a
 // 500 InternalError and a log line with the stack. It is the outermost
-// filter but WithGrownStack, which cannot panic. The client learns only that something broke; the panic's value,
-// which may hold anything, stays in the log.
+// filter but WithGrownStack, which cannot panic. The client learns only
+// that something broke; the panic's value, which may hold anything, stays
+// in the log.
 //
 // http.ErrAbortHandler is how a handler asks net/http to cut a response
 // short without a log line; it is passed on as it is.

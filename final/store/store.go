@@ -572,11 +572,17 @@ func (s *Store) Watch(ctx context.Context, res *registry.Resource, namespace str
 // the watch cache nothing runs between the cache and the reader; from the
 // storage, one goroutine queues the storage's changes.
 type Stream struct {
-	sub     *watchcache.Subscription // from the cache, or
-	queue   *storage.Queue           // the storage's changes
-	stop    context.CancelFunc       // ends the storage's watch
-	stored  bool                     // events carry the stored bytes, not objects
+	source  changeSource // a subscription to the cache, or the queue of the storage's changes
+	stop    func()
+	stored  bool // events carry the stored bytes, not objects
 	changes []storage.Event
+}
+
+// changeSource is where a Stream takes its changes from: a
+// *watchcache.Subscription or a *storage.Queue.
+type changeSource interface {
+	Ready() <-chan struct{}
+	Take(buf []storage.Event) ([]storage.Event, bool)
 }
 
 // Stream opens a watch of the changes to a resource's objects in a
@@ -597,14 +603,14 @@ func (s *Store) Stream(ctx context.Context, res *registry.Resource, namespace st
 		}
 		sub, err := s.Cache.Subscribe(ctx, Prefix(res, ""), Prefix(res, namespace), revision, onFull)
 		if err == nil {
-			return &Stream{sub: sub, stored: stored}, nil
+			return &Stream{source: sub, stop: sub.Stop, stored: stored}, nil
 		}
 		if !errors.Is(err, storage.ErrCompacted) {
 			return nil, s.readError(ctx, err, revision)
 		} // before the cache's window: the storage may still have it
 	}
 	watchCtx, stop := context.WithCancel(ctx)
-	changes, err := s.backend.Watch(watchCtx, Prefix(res, namespace), revision)
+	fromStorage, err := s.backend.Watch(watchCtx, Prefix(res, namespace), revision)
 	if err != nil {
 		stop()
 		return nil, s.readError(ctx, err, revision)
@@ -612,33 +618,24 @@ func (s *Store) Stream(ctx context.Context, res *registry.Resource, namespace st
 	q := storage.NewQueue(onFull)
 	go func() {
 		defer q.Close()
-		for change := range changes {
+		for change := range fromStorage {
 			if !q.Push(change, storage.WatchBuffer) {
 				stop() // the storage's watch ends, and its channel closes
 			}
 		}
 	}()
-	return &Stream{queue: q, stop: stop, stored: stored}, nil
+	return &Stream{source: q, stop: stop, stored: stored}, nil
 }
 
 // Ready has a token when there may be events to take.
-func (st *Stream) Ready() <-chan struct{} {
-	if st.sub != nil {
-		return st.sub.Ready()
-	}
-	return st.queue.Ready()
-}
+func (st *Stream) Ready() <-chan struct{} { return st.source.Ready() }
 
 // Next appends the events waiting to buf and tells whether more may come:
 // not once the watcher fell behind, the watch ended, or a value did not
 // decode (the client lists again).
 func (st *Stream) Next(buf []Event) ([]Event, bool) {
 	var open bool
-	if st.sub != nil {
-		st.changes, open = st.sub.Take(st.changes[:0])
-	} else {
-		st.changes, open = st.queue.Take(st.changes[:0])
-	}
+	st.changes, open = st.source.Take(st.changes[:0])
 	for _, change := range st.changes {
 		if st.stored {
 			buf = append(buf, Event{Type: eventType(change), Revision: change.KV.ModRevision, Stored: change.KV, frame: change.Frame})
@@ -655,13 +652,7 @@ func (st *Stream) Next(buf []Event) ([]Event, bool) {
 }
 
 // Stop ends the watch.
-func (st *Stream) Stop() {
-	if st.sub != nil {
-		st.sub.Stop()
-	} else {
-		st.stop()
-	}
-}
+func (st *Stream) Stop() { st.stop() }
 
 // eventType names a storage change as a watch event does.
 func eventType(change storage.Event) string {

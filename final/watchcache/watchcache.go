@@ -198,42 +198,20 @@ func (rc *cache) rLockAt(ctx context.Context, atLeast int64) error {
 	}
 }
 
-// Watch sends the changes to keys under prefix (inside resourcePrefix)
-// after revision (0: after the cache's), as storage.Backend's Watch does;
-// ErrCompacted if the cache's window starts after revision.
-func (c *Cacher) Watch(ctx context.Context, resourcePrefix, prefix string, revision int64) (<-chan storage.Event, error) {
-	sub, err := c.Subscribe(ctx, resourcePrefix, prefix, revision, nil)
-	if err != nil {
-		return nil, err
-	}
-	// A buffer, as the store's: a burst of changes is handed on in one go
-	// rather than one wake-up of the reader per change.
-	out := make(chan storage.Event, 16)
-	go func() {
-		defer close(out)
-		sub.Run(ctx, func(ev storage.Event) bool {
-			select {
-			case out <- ev:
-				return true
-			case <-ctx.Done():
-				return false
-			}
-		})
-	}()
-	return out, nil
-}
-
-// Subscription is a watch of the cache that its caller reads in its own
-// goroutine (Ready, then Take), or runs in one (Run): a thousand watchers
-// receive a change a thousand times, and a goroutine between the cache and
-// each of them was a thousand more hand-offs.
+// Subscription is a watch of the cache: the changes to keys under a
+// prefix after a revision, which its reader takes in its own goroutine
+// (Ready, then Take). A thousand watchers receive a change a thousand
+// times, and a goroutine between the cache and each of them was a thousand
+// more hand-offs.
 type Subscription struct {
 	rc      *cache
 	w       *watcher
 	backlog []storage.Event
 }
 
-// Subscribe is Watch without the goroutine. onFull (nil: none) is called
+// Subscribe starts a watch of the keys under prefix (inside
+// resourcePrefix) after revision (0: after the cache's); ErrCompacted if
+// the cache's window starts after revision. onFull (nil: none) is called
 // if the watcher falls behind (see storage.NewQueue).
 func (c *Cacher) Subscribe(ctx context.Context, resourcePrefix, prefix string, revision int64, onFull func()) (*Subscription, error) {
 	rc := c.cacheOf(resourcePrefix)
@@ -287,31 +265,6 @@ func (sub *Subscription) Take(buf []storage.Event) ([]storage.Event, bool) {
 // Stop ends the subscription.
 func (sub *Subscription) Stop() {
 	sub.rc.forget(sub.w)
-}
-
-// Run hands each change to deliver, in order, until ctx ends, deliver
-// returns false, or no more can come (Take). The subscription ends with it.
-func (sub *Subscription) Run(ctx context.Context, deliver func(storage.Event) bool) {
-	defer sub.Stop()
-	var batch []storage.Event
-	for {
-		select {
-		case <-sub.Ready():
-		case <-ctx.Done():
-			return
-		}
-		var open bool
-		batch, open = sub.Take(batch[:0])
-		for _, ev := range batch {
-			if !deliver(ev) {
-				return
-			}
-		}
-		clear(batch)
-		if !open {
-			return
-		}
-	}
 }
 
 // forget removes a watcher that left.

@@ -34,28 +34,50 @@ func create(t *testing.T, b storage.Backend, key string) storage.KeyValue {
 	return kv
 }
 
-func watch(t *testing.T, c *Cacher, prefix string, rev int64) <-chan storage.Event {
+// reader reads a subscription one change at a time.
+type reader struct {
+	sub     *Subscription
+	pending []storage.Event
+	open    bool
+}
+
+func watch(t *testing.T, c *Cacher, prefix string, rev int64) *reader {
 	t.Helper()
-	w, err := c.Watch(t.Context(), cms, prefix, rev)
+	sub, err := c.Subscribe(t.Context(), cms, prefix, rev, nil)
 	if err != nil {
-		t.Fatalf("Watch(%q, %d): %v", prefix, rev, err)
+		t.Fatalf("Subscribe(%q, %d): %v", prefix, rev, err)
 	}
-	return w
+	t.Cleanup(sub.Stop)
+	return &reader{sub: sub, open: true}
+}
+
+// nextEvent is the next change a watch sends; false once it has ended.
+func nextEvent(t *testing.T, w *reader) (storage.Event, bool) {
+	t.Helper()
+	for len(w.pending) == 0 && w.open {
+		select {
+		case <-w.sub.Ready():
+			w.pending, w.open = w.sub.Take(w.pending)
+		case <-time.After(10 * time.Second):
+			t.Fatal("no event within 10 s")
+		}
+	}
+	if len(w.pending) == 0 {
+		return storage.Event{}, false
+	}
+	ev := w.pending[0]
+	w.pending = w.pending[1:]
+	return ev, true
 }
 
 // next is the next change a watch sends, as "PUT key@rev" or "DELETE key@rev".
-func next(t *testing.T, w <-chan storage.Event) string {
+func next(t *testing.T, w *reader) string {
 	t.Helper()
-	select {
-	case ev, open := <-w:
-		if !open {
-			return "closed"
-		}
-		return fmt.Sprintf("%v %s@%d", ev.Type, ev.KV.Key, ev.KV.ModRevision)
-	case <-time.After(10 * time.Second):
-		t.Fatal("no event within 10 s")
-		return ""
+	ev, ok := nextEvent(t, w)
+	if !ok {
+		return "closed"
 	}
+	return fmt.Sprintf("%v %s@%d", ev.Type, ev.KV.Key, ev.KV.ModRevision)
 }
 
 func keys(kvs []storage.KeyValue) string {
@@ -110,7 +132,7 @@ func TestWatchFromTheWindow(t *testing.T) {
 	fromR1 := watch(t, c, cms, r1)
 	r3 := create(t, b, cms+"ns2/d").ModRevision
 	for _, tc := range []struct {
-		w    <-chan storage.Event
+		w    *reader
 		want []string
 	}{
 		{all, []string{fmt.Sprintf("PUT %sns1/b@%d", cms, r1), fmt.Sprintf("PUT %sns2/c@%d", cms, r2), fmt.Sprintf("PUT %sns2/d@%d", cms, r3)}},
@@ -139,7 +161,7 @@ func TestWatchBeforeTheWindow(t *testing.T) {
 		next(t, w)
 	}
 	// Three changes, a window of two: the first fell out.
-	if _, err := c.Watch(t.Context(), cms, cms, first); !errors.Is(err, storage.ErrCompacted) {
+	if _, err := c.Subscribe(t.Context(), cms, cms, first, nil); !errors.Is(err, storage.ErrCompacted) {
 		t.Errorf("watch from %d: %v, want ErrCompacted", first, err)
 	}
 	if _, err := b.Watch(t.Context(), cms, first); err != nil {
@@ -194,32 +216,17 @@ func TestStorageWatchEnds(t *testing.T) {
 	}
 }
 
-// A watch ends with its context, and leaves the cache.
-func TestWatchEndsWithItsContext(t *testing.T) {
-	b, c := setup(t)
-	ctx, cancel := context.WithCancel(t.Context())
-	w, err := c.Watch(ctx, cms, cms, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	if got := next(t, w); got != "closed" {
-		t.Fatalf("got %s", got)
-	}
-	create(t, b, cms+"ns/a")
+// A subscription that stops leaves the cache.
+func TestStoppedSubscriptionLeaves(t *testing.T) {
+	_, c := setup(t)
+	w := watch(t, c, cms, 0)
+	w.sub.Stop()
 	rc := c.cacheOf(cms)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		rc.mu.RLock()
-		n := len(rc.watchers)
-		rc.mu.RUnlock()
-		if n == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d watchers left", n)
-		}
-		time.Sleep(10 * time.Millisecond)
+	rc.mu.RLock()
+	n := len(rc.watchers)
+	rc.mu.RUnlock()
+	if n != 0 {
+		t.Fatalf("%d watchers left", n)
 	}
 }
 
@@ -303,18 +310,17 @@ func TestWindowBoundedByBytes(t *testing.T) {
 	}
 	// Six values of ~1 KB, room for three: a watch from the third's
 	// revision gets the last three; from the second's, the cache has no more.
-	if _, err := c.Watch(t.Context(), cms, cms, revs[1]); !errors.Is(err, storage.ErrCompacted) {
+	if _, err := c.Subscribe(t.Context(), cms, cms, revs[1], nil); !errors.Is(err, storage.ErrCompacted) {
 		t.Errorf("watch from %d: %v, want ErrCompacted", revs[1], err)
 	}
 	w2 := watch(t, c, cms, revs[2])
 	var prev, cur *storage.Event
 	for range 3 {
-		select {
-		case ev := <-w2:
-			prev, cur = cur, &ev
-		case <-time.After(10 * time.Second):
-			t.Fatal("no event within 10 s")
+		ev, ok := nextEvent(t, w2)
+		if !ok {
+			t.Fatal("the watch ended")
 		}
+		prev, cur = cur, &ev
 	}
 	if cur.KV.ModRevision != revs[5] || cur.PrevKV == nil || &cur.PrevKV.Value[0] != &prev.KV.Value[0] {
 		t.Errorf("the last event at %d, its previous value shared with the event before: %v", cur.KV.ModRevision,

@@ -129,9 +129,27 @@ func TestRestoreRefusesWhatIsNotABackup(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
+	// A store whose live key lost its log row, where its value is.
+	orphan := filepath.Join(dir, "orphan.db")
+	o := open(t, orphan)
+	if _, err := o.Create(ctx, "/lost", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := o.Create(ctx, "/later", []byte("2")); err != nil { // the last row, the revision, stays
+		t.Fatal(err)
+	}
+	o.Close()
+	if db, err = sql.Open("sqlite3", orphan); err == nil {
+		_, err = db.Exec(`DELETE FROM log WHERE key = '/lost'`)
+		db.Close()
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct{ from, want string }{
 		{garbage, "file is not a database"},
 		{other, "table"},
+		{orphan, "no row in the log"},
 		{filepath.Join(dir, "missing"), "no such file"},
 		{file, "in use"}, // while open: the lock is taken first
 	} {

@@ -237,12 +237,14 @@ func TestCompactionInSlices(t *testing.T) {
 }
 
 // A database from before current became an index of the log (it held the
-// values too) opens upgraded: every live key reads as before, a key whose
-// latest row the log had lost included, and writes go on from there.
+// values too) is restored as it is and opens upgraded: every live key reads
+// as before, a key whose latest row the log had lost included, and writes
+// go on from there.
 func TestUpgradeMovesValuesOutOfCurrent(t *testing.T) {
 	ctx := t.Context()
-	file := filepath.Join(t.TempDir(), "state.db")
-	db, err := sql.Open("sqlite3", "file:"+file)
+	dir := t.TempDir()
+	old, file := filepath.Join(dir, "old.db"), filepath.Join(dir, "state.db")
+	db, err := sql.Open("sqlite3", "file:"+old)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,6 +263,9 @@ func TestUpgradeMovesValuesOutOfCurrent(t *testing.T) {
 	}
 	if err != nil {
 		t.Fatal(err)
+	}
+	if rev, err := sqlite.Restore(ctx, old, file); err != nil || rev != 5 {
+		t.Fatalf("restoring the old database: revision %d, %v; want 5", rev, err)
 	}
 	s := open(t, file)
 	kvs, rev, _, err := s.List(ctx, "/", "", 0, 0)
